@@ -1,0 +1,31 @@
+"""xpnn: neural networks written once against the Python array API standard.
+
+The same code runs on NumPy (CPU), CuPy (CUDA GPU) and array_api_strict (the standard alone).
+Choose the backend with ``XPNN_BACKEND`` or ``xpnn.use_backend(name)``.
+"""
+
+from . import activations, backend, init, losses, testing
+from .activations import (
+    ELU, GELU, SELU, Gaussian, HardSigmoid, HardTanh, Identity, LeakyReLU, LogSoftmax, Mish,
+    PiecewiseLinear, PReLU, ReLU, Sigmoid, SiLU, Softmax, Softplus, Step, Swish, Tanh,
+)
+from .backend import BackendError, asarray, set_seed, to_numpy, use_backend
+from .dense import Dense
+from .layer import Layer
+from .losses import MAE, MSE, BinaryCrossEntropy, CrossEntropy, Huber, Loss
+from .parameter import Parameter
+from .sequential import Sequential
+from .testing import check_backends, gradcheck
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "activations", "backend", "init", "losses", "testing",
+    "BackendError", "asarray", "set_seed", "to_numpy", "use_backend",
+    "Parameter", "Layer", "Dense", "Sequential",
+    "Identity", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "PReLU", "ELU", "SELU", "GELU", "SiLU",
+    "Swish", "Softplus", "Mish", "HardSigmoid", "PiecewiseLinear", "HardTanh", "Gaussian", "Step",
+    "Softmax", "LogSoftmax",
+    "Loss", "MSE", "MAE", "Huber", "BinaryCrossEntropy", "CrossEntropy",
+    "gradcheck", "check_backends",
+]

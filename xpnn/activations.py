@@ -1,0 +1,510 @@
+"""Activation functions: each one is a value and its derivative, defined side by side.
+
+Every activation here exists three ways, all derived from the one definition:
+- a pure function on arrays: ``relu(z)``, ``relu.derivative(z)``, ``leaky_relu(z, alpha=0.2)``;
+- a layer class: ``ReLU()``, ``LeakyReLU(alpha=0.2)``, with ``forward``/``backward``;
+- a name in the registry: ``get("relu")``, used by ``Dense(..., activation="relu")``.
+
+A derivative receives the input ``z`` and the output ``a`` and uses whichever is cheaper
+(sigmoid a(1-a), tanh 1-a^2); ``saves`` says which of the two the backward closure keeps, so
+memory holds only what the derivative reads. Softmax and log-softmax are not elementwise: they
+define a vector-Jacobian product instead of a derivative.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+
+from . import special
+from ._checks import require_finite_number, require_float, require_positive_int
+from .backend import asarray, namespace_of
+from .layer import Layer
+from .parameter import Parameter
+
+_REGISTRY: dict[str, "ActivationFunction"] = {}
+_SAVES = ("input", "output", "both", "none")
+
+
+class ActivationFunction:
+    """One activation: ``value(xp, z, **hyper)`` and its derivative rule, plus metadata."""
+
+    def __init__(self, name, value, *, saves, default_init, aliases=(), check=None):
+        if saves not in _SAVES:
+            raise ValueError(f"saves must be one of {_SAVES}, got {saves!r}")
+        self.name = name
+        self.value = value
+        self.saves = saves
+        self.default_init = default_init
+        self.check = check
+        self._derivative = None
+        self._vjp = None
+        self.hyper_defaults = {
+            p.name: p.default
+            for p in inspect.signature(value).parameters.values()
+            if p.kind is inspect.Parameter.KEYWORD_ONLY
+        }
+        self.__doc__ = value.__doc__
+        for key in (name, *aliases):
+            _REGISTRY[key] = self
+
+    # -- definition (used once, right under the value function)
+    def def_derivative(self, rule):
+        """Register ``rule(xp, z, a, **hyper)``: the elementwise derivative da/dz."""
+        self._derivative = rule
+        return rule
+
+    def def_vjp(self, rule):
+        """Register ``rule(xp, dout, z, a, **hyper)``: dL/dz for a non-elementwise activation."""
+        self._vjp = rule
+        return rule
+
+    # -- use
+    def hyper(self, **given) -> dict:
+        """Hyper-parameters completed with defaults and checked; unknown names are an error."""
+        unknown = set(given) - set(self.hyper_defaults)
+        if unknown:
+            allowed = ", ".join(self.hyper_defaults) or "none"
+            raise TypeError(
+                f"activation {self.name!r} got unknown argument(s) {sorted(unknown)}; "
+                f"it takes: {allowed}"
+            )
+        values = {**self.hyper_defaults, **given}
+        if self.check is not None:
+            self.check(self.name, **values)
+        return values
+
+    def __call__(self, z, **hyper):
+        xp = namespace_of(z=z)
+        require_float(xp, z, "z", self.name)
+        return self.value(xp, z, **self.hyper(**hyper))
+
+    def derivative(self, z, **hyper):
+        """da/dz elementwise at ``z`` (elementwise activations only)."""
+        if self._derivative is None:
+            raise TypeError(f"{self.name} is not elementwise; use .vjp(z, dout)")
+        xp = namespace_of(z=z)
+        require_float(xp, z, "z", self.name)
+        values = self.hyper(**hyper)
+        return self._derivative(xp, z, self.value(xp, z, **values), **values)
+
+    def vjp(self, z, dout, **hyper):
+        """dL/dz given dL/da at ``z``."""
+        xp = namespace_of(z=z, dout=dout)
+        values = self.hyper(**hyper)
+        return self._backward(xp, dout, z, self.value(xp, z, **values), values)
+
+    def _backward(self, xp, dout, z, a, values):
+        if self._vjp is not None:
+            return self._vjp(xp, dout, z, a, **values)
+        return dout * self._derivative(xp, z, a, **values)
+
+    def __repr__(self) -> str:
+        return f"<activation {self.name}>"
+
+
+def activation(name, *, saves, default_init="xavier_normal", aliases=(), check=None):
+    """Decorator turning a value function into a registered ActivationFunction."""
+
+    def register(value):
+        return ActivationFunction(
+            name, value, saves=saves, default_init=default_init, aliases=aliases, check=check
+        )
+
+    return register
+
+
+def _mask(xp, condition, like):
+    return xp.astype(condition, like.dtype)
+
+
+def _finite(name, **hyper):
+    """Every numeric hyper-parameter finite; scales (sigma, beta) also positive."""
+    for key, value in hyper.items():
+        require_finite_number(value, key, name, positive=key in ("sigma", "beta"))
+
+
+def _ordered_range(low_name, high_name):
+    def check(name, **hyper):
+        low = require_finite_number(hyper[low_name], low_name, name)
+        high = require_finite_number(hyper[high_name], high_name, name)
+        if not low < high:
+            raise ValueError(f"{name}: {low_name} must be < {high_name}, got {low} and {high}")
+
+    return check
+
+
+# ------------------------------------------------------------------ the classic ones
+
+@activation("identity", saves="none", aliases=("linear",))
+def identity(xp, z):
+    """a = z."""
+    return z
+
+
+@identity.def_vjp
+def _(xp, dout, z, a):
+    return dout
+
+
+@activation("sigmoid", saves="output", aliases=("logistic",), check=_finite)
+def sigmoid(xp, z, *, beta=1.0):
+    """a = 1 / (1 + exp(-beta z)); computed from exp(-|beta z|) so it never overflows."""
+    return special.sigmoid(xp, beta * z)
+
+
+@sigmoid.def_derivative
+def _(xp, z, a, *, beta):
+    return beta * a * (1.0 - a)
+
+
+@activation("tanh", saves="output")
+def tanh(xp, z):
+    """a = tanh(z)."""
+    return xp.tanh(z)
+
+
+@tanh.def_derivative
+def _(xp, z, a):
+    return 1.0 - a * a
+
+
+@activation("relu", saves="output", default_init="he_normal")
+def relu(xp, z):
+    """a = max(0, z); the derivative is 1 for z > 0 and 0 for z <= 0 (0 at the kink)."""
+    return xp.maximum(z, 0.0)
+
+
+@relu.def_derivative
+def _(xp, z, a):
+    return _mask(xp, a > 0, a)
+
+
+@activation("leaky_relu", saves="input", default_init="he_normal", check=_finite)
+def leaky_relu(xp, z, *, alpha=0.01):
+    """a = z for z > 0, alpha z otherwise."""
+    return xp.where(z > 0, z, alpha * z)
+
+
+@leaky_relu.def_derivative
+def _(xp, z, a, *, alpha):
+    return alpha + (1.0 - alpha) * _mask(xp, z > 0, z)
+
+
+@activation("elu", saves="input", default_init="he_normal", check=_finite)
+def elu(xp, z, *, alpha=1.0):
+    """a = z for z > 0, alpha (exp(z) - 1) otherwise."""
+    return xp.where(z > 0, z, alpha * xp.expm1(xp.minimum(z, 0.0)))
+
+
+@elu.def_derivative
+def _(xp, z, a, *, alpha):
+    return xp.where(z > 0, 1.0, alpha * xp.exp(xp.minimum(z, 0.0)))
+
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+@activation("selu", saves="input", default_init="lecun_normal")
+def selu(xp, z):
+    """a = scale * elu(z, alpha) with the self-normalising constants of Klambauer et al."""
+    return _SELU_SCALE * xp.where(z > 0, z, _SELU_ALPHA * xp.expm1(xp.minimum(z, 0.0)))
+
+
+@selu.def_derivative
+def _(xp, z, a):
+    return _SELU_SCALE * xp.where(z > 0, 1.0, _SELU_ALPHA * xp.exp(xp.minimum(z, 0.0)))
+
+
+# ------------------------------------------------------------------ smooth ReLU relatives
+
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_GELU_CUBIC = 0.044715
+
+
+def _gelu_check(name, *, approximate):
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"{name}: approximate must be 'none' or 'tanh', got {approximate!r}")
+
+
+@activation("gelu", saves="input", default_init="he_normal", check=_gelu_check)
+def gelu(xp, z, *, approximate="none"):
+    """a = z Phi(z) (exact, with erf from xpnn.special), or the tanh approximation."""
+    if approximate == "tanh":
+        inner = _SQRT_2_OVER_PI * (z + _GELU_CUBIC * z * z * z)
+        return 0.5 * z * (1.0 + xp.tanh(inner))
+    return z * special.normal_cdf(xp, z)
+
+
+@gelu.def_derivative
+def _(xp, z, a, *, approximate):
+    if approximate == "tanh":
+        t = xp.tanh(_SQRT_2_OVER_PI * (z + _GELU_CUBIC * z * z * z))
+        d_inner = _SQRT_2_OVER_PI * (1.0 + 3.0 * _GELU_CUBIC * z * z)
+        return 0.5 * (1.0 + t) + 0.5 * z * (1.0 - t * t) * d_inner
+    return special.normal_cdf(xp, z) + z * special.normal_pdf(xp, z)
+
+
+@activation("silu", saves="input", default_init="he_normal", aliases=("swish",))
+def silu(xp, z):
+    """a = z sigmoid(z)."""
+    return z * special.sigmoid(xp, z)
+
+
+@silu.def_derivative
+def _(xp, z, a):
+    s = special.sigmoid(xp, z)
+    return s * (1.0 + z * (1.0 - s))
+
+
+@activation("softplus", saves="input")
+def softplus(xp, z):
+    """a = log(1 + exp(z)), as logaddexp(0, z) so it neither overflows nor loses small values."""
+    return xp.logaddexp(0.0, z)
+
+
+@softplus.def_derivative
+def _(xp, z, a):
+    return special.sigmoid(xp, z)
+
+
+@activation("mish", saves="input", default_init="he_normal")
+def mish(xp, z):
+    """a = z tanh(softplus(z))."""
+    return z * xp.tanh(xp.logaddexp(0.0, z))
+
+
+@mish.def_derivative
+def _(xp, z, a):
+    t = xp.tanh(xp.logaddexp(0.0, z))
+    return t + z * special.sigmoid(xp, z) * (1.0 - t * t)
+
+
+# ------------------------------------------------------------------ piecewise linear and others
+
+@activation("hard_sigmoid", saves="input", aliases=("piecewise_linear",),
+            check=_ordered_range("x_min", "x_max"))
+def hard_sigmoid(xp, z, *, x_min=-3.0, x_max=3.0):
+    """The seed's piecewise-linear unit: 0 for z <= x_min, 1 for z >= x_max, the line
+    m z + b joining them in between (m = 1/(x_max - x_min)). Defaults match PyTorch/Keras."""
+    return xp.clip((z - x_min) * (1.0 / (x_max - x_min)), 0.0, 1.0)
+
+
+@hard_sigmoid.def_derivative
+def _(xp, z, a, *, x_min, x_max):
+    return (1.0 / (x_max - x_min)) * _mask(xp, (z > x_min) & (z < x_max), z)
+
+
+@activation("hard_tanh", saves="input", check=_ordered_range("min_val", "max_val"))
+def hard_tanh(xp, z, *, min_val=-1.0, max_val=1.0):
+    """a = clip(z, min_val, max_val)."""
+    return xp.clip(z, min_val, max_val)
+
+
+@hard_tanh.def_derivative
+def _(xp, z, a, *, min_val, max_val):
+    return _mask(xp, (z > min_val) & (z < max_val), z)
+
+
+@activation("gaussian", saves="both", check=_finite)
+def gaussian(xp, z, *, mu=0.0, sigma=1.0):
+    """a = exp(-(z - mu)^2 / (2 sigma^2)) / (sigma sqrt(2 pi)), the normal density.
+    (The seed prints the normaliser as sqrt(2 pi sigma); both agree at the default sigma = 1.)"""
+    u = (z - mu) * (1.0 / sigma)
+    return xp.exp(-0.5 * u * u) * (1.0 / (sigma * math.sqrt(2.0 * math.pi)))
+
+
+@gaussian.def_derivative
+def _(xp, z, a, *, mu, sigma):
+    return -(z - mu) * (1.0 / (sigma * sigma)) * a
+
+
+@activation("step", saves="none", aliases=("heaviside", "threshold"))
+def step(xp, z):
+    """Heaviside: a = 1 for z >= 0, 0 otherwise; its derivative is 0 wherever it exists,
+    so it trains only with the perceptron rule, never by backpropagation."""
+    return _mask(xp, z >= 0, z)
+
+
+@step.def_vjp
+def _(xp, dout, z, a):
+    return xp.zeros_like(dout)
+
+
+# ------------------------------------------------------------------ along the last axis
+
+@activation("softmax", saves="output")
+def softmax(xp, z):
+    """a_i = exp(z_i - max z) / sum_j exp(z_j - max z) along the last axis."""
+    e = xp.exp(z - xp.max(z, axis=-1, keepdims=True))
+    return e / xp.sum(e, axis=-1, keepdims=True)
+
+
+@softmax.def_vjp
+def _(xp, dout, z, a):
+    return a * (dout - xp.sum(dout * a, axis=-1, keepdims=True))
+
+
+@activation("log_softmax", saves="output")
+def log_softmax(xp, z):
+    """a_i = z_i - max z - log sum_j exp(z_j - max z) along the last axis."""
+    shifted = z - xp.max(z, axis=-1, keepdims=True)
+    return shifted - xp.log(xp.sum(xp.exp(shifted), axis=-1, keepdims=True))
+
+
+@log_softmax.def_vjp
+def _(xp, dout, z, a):
+    return dout - xp.exp(a) * xp.sum(dout, axis=-1, keepdims=True)
+
+
+# ------------------------------------------------------------------ layers
+
+class Activation(Layer):
+    """A parameter-free layer applying one ActivationFunction; subclasses set ``function``."""
+
+    function: ActivationFunction
+
+    def __init__(self, **hyper):
+        self.hyper = self.function.hyper(**hyper)
+
+    def forward(self, x, training: bool = True):
+        xp = namespace_of(x=x)
+        fn, hyper = self.function, self.hyper
+        require_float(xp, x, "x", type(self).__name__)
+        a = fn.value(xp, x, **hyper)
+        z_kept = x if fn.saves in ("input", "both") else None
+        a_kept = a if fn.saves in ("output", "both") else None
+
+        def backward(dout):
+            return fn._backward(xp, dout, z_kept, a_kept, hyper)
+
+        return a, backward
+
+    def __repr__(self) -> str:
+        changed = {k: v for k, v in self.hyper.items() if v != self.function.hyper_defaults[k]}
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in changed.items())})"
+
+
+def _layer_class(class_name: str, function: ActivationFunction) -> type:
+    cls = type(class_name, (Activation,), {
+        "function": function,
+        "__doc__": f"Layer form of the {function.name!r} activation. {function.__doc__ or ''}",
+        "__module__": __name__,
+    })
+    cls.__signature__ = inspect.Signature([
+        inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY, default=v)
+        for k, v in function.hyper_defaults.items()
+    ])
+    return cls
+
+
+Identity = _layer_class("Identity", identity)
+Sigmoid = _layer_class("Sigmoid", sigmoid)
+Tanh = _layer_class("Tanh", tanh)
+ReLU = _layer_class("ReLU", relu)
+LeakyReLU = _layer_class("LeakyReLU", leaky_relu)
+ELU = _layer_class("ELU", elu)
+SELU = _layer_class("SELU", selu)
+GELU = _layer_class("GELU", gelu)
+SiLU = _layer_class("SiLU", silu)
+Swish = SiLU
+Softplus = _layer_class("Softplus", softplus)
+Mish = _layer_class("Mish", mish)
+HardSigmoid = _layer_class("HardSigmoid", hard_sigmoid)
+PiecewiseLinear = HardSigmoid
+HardTanh = _layer_class("HardTanh", hard_tanh)
+Gaussian = _layer_class("Gaussian", gaussian)
+Step = _layer_class("Step", step)
+Softmax = _layer_class("Softmax", softmax)
+LogSoftmax = _layer_class("LogSoftmax", log_softmax)
+
+
+class PReLU(Layer):
+    """Leaky ReLU whose negative slope is learned: a = z for z > 0, alpha z otherwise, with
+    ``alpha`` a Parameter of shape (num_parameters,) broadcast over the last (feature) axis."""
+
+    function = leaky_relu  # its value and derivative, with a learned alpha
+
+    def __init__(self, num_parameters: int = 1, init: float = 0.25, *, dtype="float32"):
+        require_positive_int(num_parameters, "num_parameters", "PReLU")
+        init = require_finite_number(init, "init", "PReLU")
+        self.alpha = Parameter(asarray([init] * num_parameters, dtype=dtype), name="alpha")
+
+    def forward(self, x, training: bool = True):
+        alpha = self.alpha
+        xp = namespace_of(x=x, alpha=alpha.value)
+        require_float(xp, x, "x", "PReLU")
+        n = alpha.shape[0]
+        if n != 1 and (x.ndim == 0 or x.shape[-1] != n):
+            raise ValueError(
+                f"PReLU: x has shape {tuple(x.shape)} but alpha has {n} values; the last axis "
+                f"of x must be {n}"
+            )
+        positive = x > 0
+        a = xp.where(positive, x, alpha.value * x)
+
+        def backward(dout):
+            if alpha.trainable:
+                contribution = xp.where(positive, 0.0, dout * x)
+                axes = tuple(range(x.ndim - 1)) if n != 1 else None
+                d_alpha = xp.sum(contribution, axis=axes)
+                alpha.accumulate(xp.reshape(d_alpha, (n,)))
+            return xp.where(positive, dout, alpha.value * dout)
+
+        return a, backward
+
+    def __repr__(self) -> str:
+        return f"PReLU(num_parameters={self.alpha.shape[0]})"
+
+
+_LAYER_CLASSES = {cls.function.name: cls for cls in (
+    Identity, Sigmoid, Tanh, ReLU, LeakyReLU, ELU, SELU, GELU, SiLU, Softplus, Mish,
+    HardSigmoid, HardTanh, Gaussian, Step, Softmax, LogSoftmax,
+)}
+
+
+def names() -> list[str]:
+    """Every name ``get`` accepts."""
+    return sorted({*_REGISTRY, "prelu"})
+
+
+def get(spec, **hyper) -> Layer | None:
+    """An activation layer from a name ('relu'), a layer class or instance, or a function."""
+    if spec is None:
+        return None
+    if isinstance(spec, Layer):
+        if hyper:
+            raise TypeError("hyper-parameters can only be given with a name or a class")
+        return spec
+    if isinstance(spec, type) and issubclass(spec, Layer):
+        return spec(**hyper)
+    if isinstance(spec, ActivationFunction):
+        return _LAYER_CLASSES[spec.name](**hyper)
+    if isinstance(spec, str):
+        key = spec.strip().lower().replace("-", "_")
+        if key == "prelu":
+            return PReLU(**hyper)
+        if key in _REGISTRY:
+            return _LAYER_CLASSES[_REGISTRY[key].name](**hyper)
+        raise ValueError(f"unknown activation {spec!r}; valid names: {', '.join(names())}")
+    raise TypeError(
+        f"activation must be a name, an activation layer or None, got {type(spec).__name__}"
+    )
+
+
+def default_init_for(layer: Layer | None) -> str:
+    """He-normal for the ReLU family, LeCun-normal for SELU, Xavier-normal otherwise."""
+    function = getattr(layer, "function", None)
+    return function.default_init if function is not None else "xavier_normal"
+
+
+__all__ = [
+    "ActivationFunction", "Activation", "activation", "get", "names", "default_init_for",
+    "identity", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "selu", "gelu", "silu",
+    "softplus", "mish", "hard_sigmoid", "hard_tanh", "gaussian", "step", "softmax",
+    "log_softmax",
+    "Identity", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "PReLU", "ELU", "SELU", "GELU", "SiLU",
+    "Swish", "Softplus", "Mish", "HardSigmoid", "PiecewiseLinear", "HardTanh", "Gaussian",
+    "Step", "Softmax", "LogSoftmax",
+]

@@ -1,0 +1,325 @@
+"""Which array library computes, where new arrays are made, random numbers, moving data in and out.
+
+This is the only module that names numpy or cupy. Math elsewhere takes the namespace of the
+arrays it is given (``namespace_of``); the active backend chosen here only decides where NEW
+arrays are created (parameters, data moved in with ``asarray``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import os
+from dataclasses import dataclass, replace
+
+import array_api_compat
+import numpy
+
+ENV_VAR = "XPNN_BACKEND"
+BACKEND_NAMES = ("numpy", "cupy", "array_api_strict", "auto")
+DEFAULT_FLOAT = "float32"
+
+_INSTALL_HINTS = {
+    "cupy": 'pip install "xpnn[cuda12]" (CUDA 12) or pip install "xpnn[cuda13]" (CUDA 13)',
+    "array_api_strict": "pip install array-api-strict",
+}
+
+
+class BackendError(RuntimeError):
+    """A backend was asked for that cannot be used here; the message says why and how to fix it."""
+
+
+@dataclass(frozen=True)
+class Backend:
+    name: str
+    xp: object  # the array-API namespace (array_api_compat wrapper or a native one)
+    version: str
+    device: str
+    reason: str  # why this backend was chosen (matters for "auto")
+
+
+def _probe(name: str) -> Backend:
+    """Import and check one concrete backend, or raise BackendError saying what is missing."""
+    if name == "numpy":
+        import array_api_compat.numpy as xp
+
+        return Backend("numpy", xp, numpy.__version__, "cpu", "")
+    if name == "array_api_strict":
+        try:
+            strict = importlib.import_module("array_api_strict")
+        except ImportError as error:
+            raise BackendError(
+                f"backend 'array_api_strict' is not installed ({error}); install it with: "
+                f"{_INSTALL_HINTS['array_api_strict']}"
+            ) from None
+        return Backend("array_api_strict", strict, strict.__version__, "cpu", "")
+    if name == "cupy":
+        try:
+            cupy = importlib.import_module("cupy")
+        except ImportError as error:
+            raise BackendError(
+                f"backend 'cupy' needs CuPy, which is not installed ({error}); install it with: "
+                f"{_INSTALL_HINTS['cupy']}"
+            ) from None
+        try:
+            count = cupy.cuda.runtime.getDeviceCount()
+        except Exception as error:  # CUDA driver missing or broken: CuPy raises its own types
+            raise BackendError(
+                f"backend 'cupy': CuPy {cupy.__version__} is installed but no CUDA device is "
+                f"usable ({type(error).__name__}: {error}); check the NVIDIA driver and "
+                "CUDA_VISIBLE_DEVICES, or use XPNN_BACKEND=numpy"
+            ) from None
+        if count == 0:
+            raise BackendError(
+                f"backend 'cupy': CuPy {cupy.__version__} is installed but no CUDA device is "
+                "visible; check CUDA_VISIBLE_DEVICES, or use XPNN_BACKEND=numpy"
+            )
+        import array_api_compat.cupy as xp
+
+        props = cupy.cuda.runtime.getDeviceProperties(cupy.cuda.Device().id)
+        gpu = props["name"].decode() if isinstance(props["name"], bytes) else str(props["name"])
+        return Backend("cupy", xp, cupy.__version__, f"cuda:{cupy.cuda.Device().id} ({gpu})", "")
+    raise BackendError(
+        f"unknown backend {name!r}; valid names are: {', '.join(BACKEND_NAMES)}"
+    )
+
+
+def _resolve(name: str) -> Backend:
+    if not isinstance(name, str):
+        raise TypeError(f"backend name must be a string, got {type(name).__name__}")
+    name = name.strip().lower().replace("-", "_")
+    if name != "auto":
+        return replace(_probe(name), reason=f"asked for {name!r}")
+    try:
+        return replace(_probe("cupy"), reason="auto: CuPy is installed and a CUDA device is visible")
+    except BackendError as why_not:
+        return replace(_probe("numpy"), reason=f"auto: fell back to numpy because {why_not}")
+
+
+_active: Backend | None = None  # resolved lazily so that a bad XPNN_BACKEND does not break import
+
+
+def _current() -> Backend:
+    global _active
+    if _active is None:
+        requested = os.environ.get(ENV_VAR, "").strip() or "numpy"
+        try:
+            _active = _resolve(requested)
+        except BackendError as error:
+            raise BackendError(f"{ENV_VAR}={requested!r}: {error}") from None
+    return _active
+
+
+class use_backend:
+    """Switch the backend where new arrays are created.
+
+    A plain call ``use_backend("cupy")`` switches for the rest of the process; used as a
+    context manager it switches for the ``with`` block and restores the previous one on exit,
+    even if the block raises. The name is checked before anything changes.
+    """
+
+    def __init__(self, name: str):
+        new = _resolve(name)
+        global _active
+        self._previous = _active
+        _active = new
+        self.backend = new
+
+    def __enter__(self):
+        return self.backend.xp
+
+    def __exit__(self, *exc_info):
+        global _active
+        _active = self._previous
+        return False
+
+
+def namespace():
+    """The array-API namespace of the active backend."""
+    return _current().xp
+
+
+def name() -> str:
+    """The name of the active backend ('numpy', 'cupy' or 'array_api_strict'; never 'auto')."""
+    return _current().name
+
+
+def backend_name_of(xp) -> str:
+    """The backend name of an array-API namespace, for messages and comparisons."""
+    module = getattr(xp, "__name__", str(xp))
+    for known in ("array_api_strict", "cupy", "numpy", "torch"):
+        if known in module:
+            return known
+    return module
+
+
+def describe() -> str:
+    """Human-readable state: the active backend, why it was chosen, and every backend's status."""
+    lines = []
+    try:
+        active = _current()
+        lines.append(f"active backend: {active.name} {active.version} on {active.device}")
+        lines.append(f"chosen because: {active.reason or 'default'}")
+    except BackendError as error:
+        lines.append(f"active backend: unusable: {error}")
+    for backend_name, (usable, detail) in available_backends().items():
+        lines.append(f"  {backend_name:<17} {'usable' if usable else 'unusable'}: {detail}")
+    return "\n".join(lines)
+
+
+def available_backends() -> dict[str, tuple[bool, str]]:
+    """For every concrete backend: (usable here, version and device or the reason it is not)."""
+    status = {}
+    for backend_name in ("numpy", "array_api_strict", "cupy"):
+        try:
+            backend = _probe(backend_name)
+            status[backend_name] = (True, f"{backend.version} on {backend.device}")
+        except BackendError as error:
+            status[backend_name] = (False, str(error))
+    return status
+
+
+# ---------------------------------------------------------------- dtypes
+
+def resolve_dtype(xp, dtype):
+    """A dtype of namespace ``xp`` from a name ('float32'), a dtype of any library, or None."""
+    if dtype is None:
+        return None
+    label = dtype_name(dtype)
+    if label not in _DTYPE_NAMES:
+        raise TypeError(f"dtype {dtype!r} is not a dtype the array API knows (e.g. 'float32')")
+    return getattr(xp, label)
+
+
+_DTYPE_NAMES = (
+    "float32", "float64", "int8", "int16", "int32", "int64",
+    "uint8", "uint16", "uint32", "uint64", "bool",
+)
+
+
+def dtype_name(dtype) -> str:
+    """'float32' for a float32 dtype of any library (NumPy, CuPy, array_api_strict, a name)."""
+    if isinstance(dtype, str):
+        return dtype
+    if isinstance(dtype, type):  # numpy.float32, the scalar class
+        return dtype.__name__
+    return str(dtype).rsplit(".", 1)[-1]
+
+
+# ---------------------------------------------------------------- moving data
+
+def _native_namespace_or_none(x):
+    try:
+        return array_api_compat.array_namespace(x)
+    except TypeError:
+        return None
+
+
+def to_numpy(x) -> "numpy.ndarray":
+    """Any backend's array (or array-like) as a NumPy array on the host; may share memory."""
+    if isinstance(x, numpy.ndarray):
+        return x
+    xp = _native_namespace_or_none(x)
+    kind = backend_name_of(xp) if xp is not None else None
+    if kind == "cupy":
+        return x.get()
+    if kind == "torch":
+        return x.detach().cpu().numpy()
+    if kind == "array_api_strict":
+        return numpy.from_dlpack(x)
+    return numpy.asarray(x)
+
+
+def asarray(x, dtype=None):
+    """``x`` (list, scalar, NumPy/CuPy/other array) as an array of the active backend.
+
+    Arrays keep their dtype unless ``dtype`` is given; Python floats become float32, the
+    library's default. An array already on the active backend is returned without a copy.
+    """
+    xp = namespace()
+    target = resolve_dtype(xp, dtype)
+    own = _native_namespace_or_none(x)
+    if own is not None and backend_name_of(own) == backend_name_of(xp):
+        return x if target is None or x.dtype == target else xp.astype(x, target)
+    host = to_numpy(x) if own is not None else numpy.asarray(x)
+    if host.dtype == object or host.dtype.kind in "USV":
+        raise TypeError(f"cannot turn {type(x).__name__} of {host.dtype} into a numeric array")
+    if target is None and own is None and host.dtype == numpy.float64:
+        target = resolve_dtype(xp, DEFAULT_FLOAT)  # Python floats: the library default
+    array = xp.asarray(host)
+    return array if target is None or array.dtype == target else xp.astype(array, target)
+
+
+def host_namespace():
+    """The array-API namespace of host (NumPy) arrays, for code that inspects results."""
+    import array_api_compat.numpy as host
+
+    return host
+
+
+def asarray_like(x, like):
+    """``x`` (host data) as an array on the backend of ``like``, whatever the active one is."""
+    return namespace_of(like=like).asarray(to_numpy(x))
+
+
+def namespace_of(**named_arrays):
+    """The shared namespace of arrays passed by name, or a TypeError naming the culprits.
+
+    The names only serve the message: ``namespace_of(x=x, weight=w)`` can say
+    "x is an array_api_strict array but weight is a numpy array".
+    """
+    seen = {}
+    for arg_name, array in named_arrays.items():
+        xp = _native_namespace_or_none(array)
+        if xp is None:
+            raise TypeError(
+                f"{arg_name} must be an array (numpy, cupy or array_api_strict), got "
+                f"{type(array).__name__}; convert it with xpnn.asarray({arg_name})"
+            )
+        seen[arg_name] = xp
+    namespaces = {backend_name_of(xp) for xp in seen.values()}
+    if len(namespaces) > 1:
+        parts = ", ".join(f"{n} is {backend_name_of(xp)}" for n, xp in seen.items())
+        raise TypeError(
+            f"arrays from different backends mixed ({parts}); move them to one backend "
+            "with xpnn.asarray(...) inside xpnn.use_backend(...)"
+        )
+    return next(iter(seen.values()))
+
+
+# ---------------------------------------------------------------- random numbers
+
+_host_rng = numpy.random.default_rng()
+
+
+def set_seed(seed: int | None) -> None:
+    """Seed the host generator that parameter initialisation draws from (all backends)."""
+    global _host_rng
+    _host_rng = numpy.random.default_rng() if seed is None else rng(seed)
+
+
+@contextlib.contextmanager
+def seeded(seed: int):
+    """Within the block, the library stream starts from ``seed``; the previous stream is
+    restored afterwards, so a test or a check does not disturb the caller's random state."""
+    global _host_rng
+    previous, _host_rng = _host_rng, rng(seed)
+    try:
+        yield _host_rng
+    finally:
+        _host_rng = previous
+
+
+def rng(seed=None) -> "numpy.random.Generator":
+    """A host NumPy Generator: ``None`` gives the library's seeded stream, an int a fresh one.
+
+    Draws happen on the host and are then moved to the backend, so the same seed gives
+    bit-identical weights on every backend.
+    """
+    if seed is None:
+        return _host_rng
+    if isinstance(seed, numpy.random.Generator):
+        return seed
+    if isinstance(seed, bool) or not isinstance(seed, (int, numpy.integer)) or seed < 0:
+        raise TypeError(f"seed must be a non-negative int or a numpy Generator, got {seed!r}")
+    return numpy.random.default_rng(int(seed))

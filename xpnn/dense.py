@@ -1,0 +1,73 @@
+"""The fully connected layer: y = act(x @ weight + bias), and its delta rule."""
+
+from __future__ import annotations
+
+from . import activations, init as initializers
+from ._checks import require_float, require_positive_int, require_same_dtype
+from .backend import namespace_of
+from .layer import Layer
+from .parameter import Parameter
+
+
+class Dense(Layer):
+    """``weight`` has shape (in_features, out_features) and ``bias`` (out_features,).
+
+    Backward is the seed's delta rule with the batch on the leading axis:
+    delta = dL/dy * act'(z), dW = x^T delta, db = sum over the batch of delta, dx = delta W^T.
+    ``init`` defaults to He-normal for ReLU-family activations and Xavier-normal otherwise;
+    biases start at zero. ``rng`` is a seed or NumPy Generator (default: the library stream).
+    """
+
+    def __init__(self, in_features: int, out_features: int, *, activation=None, bias=True,
+                 init=None, dtype="float32", rng=None):
+        self.in_features = require_positive_int(in_features, "in_features", "Dense")
+        self.out_features = require_positive_int(out_features, "out_features", "Dense")
+        self.activation = activations.get(activation)
+        initializer = initializers.get(init or activations.default_init_for(self.activation))
+        shape = (self.in_features, self.out_features)
+        self.weight = Parameter(initializer(shape, rng=rng, dtype=dtype), name="weight")
+        self.bias = (
+            Parameter(initializers.zeros((self.out_features,), dtype=dtype), name="bias")
+            if bias else None
+        )
+
+    def forward(self, x, training: bool = True):
+        weight, bias, activation = self.weight, self.bias, self.activation
+        xp = namespace_of(x=x, weight=weight.value)
+        self._check_input(xp, x)
+        z = x @ weight.value
+        if bias is not None:
+            z = z + bias.value
+        if activation is None:
+            out, activation_backward = z, None
+        else:
+            out, activation_backward = activation.forward(z, training)
+
+        def backward(dout):
+            if tuple(dout.shape) != tuple(out.shape):
+                raise ValueError(
+                    f"Dense.backward: dout has shape {tuple(dout.shape)}, expected the output "
+                    f"shape {tuple(out.shape)}"
+                )
+            delta = dout if activation_backward is None else activation_backward(dout)
+            if weight.trainable:
+                weight.accumulate(xp.matrix_transpose(x) @ delta)
+            if bias is not None and bias.trainable:
+                bias.accumulate(xp.sum(delta, axis=0))
+            return delta @ xp.matrix_transpose(weight.value)
+
+        return out, backward
+
+    def _check_input(self, xp, x):
+        if x.ndim != 2 or x.shape[1] != self.in_features:
+            raise ValueError(
+                f"Dense: x has shape {tuple(x.shape)}, expected (batch, {self.in_features}) "
+                f"for a layer with in_features={self.in_features}"
+            )
+        require_float(xp, x, "x", "Dense")
+        require_same_dtype(x, self.weight.value, "x", "the layer's weight", "Dense")
+
+    def __repr__(self) -> str:
+        extra = "" if self.activation is None else f", activation={self.activation!r}"
+        extra += "" if self.bias is not None else ", bias=False"
+        return f"Dense({self.in_features}, {self.out_features}{extra})"

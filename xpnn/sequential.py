@@ -1,0 +1,43 @@
+"""Layers applied one after another; backward runs their closures in reverse (the chain rule)."""
+
+from __future__ import annotations
+
+from .layer import Layer
+
+
+class Sequential(Layer):
+    def __init__(self, *layers: Layer):
+        for index, layer in enumerate(layers):
+            if not isinstance(layer, Layer):
+                raise TypeError(
+                    f"Sequential: layer {index} must be an xpnn Layer, got {type(layer).__name__}"
+                )
+        self.layers = list(layers)
+
+    def forward(self, x, training: bool = True):
+        backwards = []
+        for layer in self.layers:
+            x, backward = layer.forward(x, training)
+            backwards.append(backward)
+
+        def backward(dout):
+            for layer_backward in reversed(backwards):
+                dout = layer_backward(dout)
+            return dout
+
+        return x, backward
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return Sequential(*self.layers[index])
+        return self.layers[index]
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def __iter__(self):
+        return iter(self.layers)
+
+    def __repr__(self) -> str:
+        inner = "".join(f"\n  ({i}): {layer!r}" for i, layer in enumerate(self.layers))
+        return f"Sequential({inner}\n)"

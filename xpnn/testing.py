@@ -1,0 +1,216 @@
+"""Checks for anything differentiable: finite-difference gradients and cross-backend agreement.
+
+Public on purpose: users writing their own layers run the same checks as the library's tests.
+"""
+
+from __future__ import annotations
+
+from . import backend
+from .backend import asarray, asarray_like, dtype_name, namespace_of, to_numpy
+from .layer import Layer
+from .losses import Loss
+
+# Relative agreement expected between two correct implementations, by dtype.
+DEFAULT_RTOL = {"float64": 1e-10, "float32": 1e-5}
+
+
+class GradcheckError(AssertionError):
+    """Analytic and finite-difference gradients disagree; the message names the worst element."""
+
+
+def _unravel(flat_index: int, shape: tuple) -> tuple:
+    index = []
+    for size in reversed(shape):
+        flat_index, rest = divmod(flat_index, size)
+        index.append(rest)
+    return tuple(reversed(index))
+
+
+def _worst(actual, desired, rtol, atol):
+    """(ratio of error to allowance, flat index) of the element furthest outside tolerance."""
+    host = backend.host_namespace()
+    error = host.abs(host.astype(actual, host.float64) - host.astype(desired, host.float64))
+    allowed = atol + rtol * host.abs(host.astype(desired, host.float64))
+    ratio = host.reshape(error / host.maximum(allowed, 1e-300), (-1,))
+    index = int(host.argmax(ratio)) if ratio.size else 0
+    return (float(ratio[index]) if ratio.size else 0.0), index
+
+
+def assert_close(actual, desired, *, rtol=None, atol=None, name="array"):
+    """Arrays from any backends agree: |actual - desired| <= atol + rtol |desired| everywhere.
+
+    ``rtol`` defaults by dtype (1e-10 for float64, 1e-5 for float32); ``atol`` defaults to
+    rtol times the largest |desired|, i.e. agreement relative to the array's own scale.
+    """
+    actual_host, desired_host = to_numpy(actual), to_numpy(desired)
+    if tuple(actual_host.shape) != tuple(desired_host.shape):
+        raise AssertionError(
+            f"{name}: shapes differ: {tuple(actual_host.shape)} vs {tuple(desired_host.shape)}"
+        )
+    if rtol is None:
+        rtol = max(DEFAULT_RTOL.get(dtype_name(actual_host.dtype), 0.0),
+                   DEFAULT_RTOL.get(dtype_name(desired_host.dtype), 0.0))
+    if atol is None:
+        atol = rtol * float(abs(desired_host).max()) if desired_host.size else 0.0
+    ratio, index = _worst(actual_host, desired_host, rtol, atol)
+    if not ratio <= 1.0:  # also catches NaN
+        at = _unravel(index, tuple(desired_host.shape))
+        a, d = actual_host.reshape(-1)[index], desired_host.reshape(-1)[index]
+        raise AssertionError(
+            f"{name}: mismatch at index {at}: {a!r} vs expected {d!r} "
+            f"(|diff| {abs(float(a) - float(d)):.3e}, allowed rtol={rtol:g}, atol={atol:.3e})"
+        )
+
+
+def _as_float64(x):
+    xp = namespace_of(input=x)
+    return xp.astype(x, xp.float64) if xp.isdtype(x.dtype, "real floating") else x
+
+
+def gradcheck(target, *inputs, eps=1e-6, rtol=1e-5, atol=1e-8, seed=0, training=True):
+    """Compare analytic gradients with central finite differences, in float64.
+
+    ``target`` is a Layer (``inputs`` = x; checks dL/dx and every trainable parameter's
+    gradient for L = sum(out * g), g a fixed random array) or a Loss (``inputs`` = pred,
+    target; checks d value / d pred). Parameters are cast to float64 for the check and
+    restored afterwards, with their gradients. Raises GradcheckError naming the worst
+    element; returns True when everything agrees within atol + rtol |numeric|.
+    """
+    if not isinstance(target, (Layer, Loss)):
+        raise TypeError(f"gradcheck: target must be an xpnn Layer or Loss, got {type(target).__name__}")
+    expected_inputs = 2 if isinstance(target, Loss) else 1
+    if len(inputs) != expected_inputs:
+        raise TypeError(
+            f"gradcheck: {type(target).__name__} takes {expected_inputs} input(s), got {len(inputs)}"
+        )
+    inputs = [_as_float64(x) for x in inputs]
+    parameters = target.parameters() if isinstance(target, Layer) else []
+    saved = [(p.value, p.grad) for p in parameters]
+    try:
+        for p in parameters:
+            p.value, p.grad = _as_float64(p.value), None
+        _run_gradcheck(target, inputs, eps, rtol, atol, seed, training)
+    finally:
+        for p, (value, grad) in zip(parameters, saved):
+            p.value, p.grad = value, grad
+    return True
+
+
+class _InputSlot:
+    """Lets an input be perturbed through ``.value``, like a Parameter."""
+
+    def __init__(self, inputs: list, index: int):
+        self.inputs, self.index = inputs, index
+
+    @property
+    def value(self):
+        return self.inputs[self.index]
+
+    @value.setter
+    def value(self, new):
+        self.inputs[self.index] = new
+
+
+def _run_gradcheck(target, inputs, eps, rtol, atol, seed, training):
+    if isinstance(target, Loss):
+        analytic = {"pred": target.forward(*inputs)[1]()}
+        slots = {"pred": _InputSlot(inputs, 0)}
+
+        def objective():
+            return float(target.forward(*inputs)[0])
+    else:
+        out, backward = target.forward(inputs[0], training)
+        xp = namespace_of(out=out)
+        probe = asarray_like(backend.rng(seed).standard_normal(size=tuple(out.shape)), out)
+        analytic = {"x": backward(probe)}
+        slots = {"x": _InputSlot(inputs, 0)}
+        for name, p in target.named_parameters():
+            if p.trainable:
+                analytic[name], slots[name] = p.grad, p
+
+        def objective():
+            return float(xp.sum(target.forward(inputs[0], training)[0] * probe))
+
+    for name, slot in slots.items():
+        if analytic[name] is None:
+            raise GradcheckError(f"gradient of {name} was never computed by backward")
+        numeric = _finite_differences(objective, slot, eps)
+        analytic_host = to_numpy(analytic[name]).reshape(-1)
+        ratio, index = _worst(analytic_host, numeric, rtol, atol)
+        if not ratio <= 1.0:
+            at = _unravel(index, tuple(slot.value.shape))
+            a, n = float(analytic_host[index]), float(numeric[index])
+            raise GradcheckError(
+                f"gradcheck of {type(target).__name__}: gradient of {name} at index {at}: "
+                f"analytic {a!r}, numeric {n!r} "
+                f"(|diff| {abs(a - n):.3e} > atol {atol:g} + rtol {rtol:g} x |numeric|)"
+            )
+
+
+def _finite_differences(objective, slot, eps):
+    """Central differences of ``objective`` for every element of ``slot.value`` (flattened)."""
+    original = slot.value
+    host = to_numpy(original).copy()
+    flat = host.reshape(-1)
+    numeric = flat.copy()
+    try:
+        for i in range(flat.size):
+            centre = flat[i]
+            flat[i] = centre + eps
+            slot.value = asarray_like(host, original)
+            above = objective()
+            flat[i] = centre - eps
+            slot.value = asarray_like(host, original)
+            below = objective()
+            flat[i] = centre
+            numeric[i] = (above - below) / (2.0 * eps)
+    finally:
+        slot.value = original
+    return numeric
+
+
+def check_backends(make, *inputs, backends=None, seed=0, dtype="float64", rtol=None, atol=None):
+    """Build ``make()`` on NumPy and on each other backend from the same seed, run forward and
+    backward on the same inputs, and assert outputs and every gradient agree.
+
+    ``make`` returns a Layer (``inputs`` = x) or a Loss (``inputs`` = pred, target); host
+    inputs are moved to each backend, floating ones cast to ``dtype``. ``backends`` defaults to
+    every usable backend. Tolerances default by dtype (1e-10 relative for float64, 1e-5 for
+    float32, relative to each array's scale). Returns the backends compared with NumPy.
+    """
+    usable = [name for name, (ok, _) in backend.available_backends().items() if ok]
+    others = [b for b in (backends or usable) if b != "numpy"]
+    missing = [b for b in others if b not in usable]
+    if missing:
+        raise backend.BackendError(f"check_backends: backend(s) {missing} not usable here; "
+                                   f"usable: {usable}")
+    reference = _run_on("numpy", make, inputs, seed, dtype)
+    for other in others:
+        results = _run_on(other, make, inputs, seed, dtype)
+        for quantity, desired in reference.items():
+            assert_close(results[quantity], desired, rtol=rtol, atol=atol,
+                         name=f"{other} vs numpy, {quantity}")
+    return others
+
+
+def _run_on(backend_name, make, inputs, seed, dtype):
+    with backend.use_backend(backend_name), backend.seeded(seed):
+        thing = make()
+        if isinstance(thing, Layer):
+            thing.astype(dtype)
+        moved = []
+        for x in inputs:
+            host = to_numpy(x)
+            floating = host.dtype.kind == "f"
+            moved.append(asarray(host, dtype=dtype if floating else None))
+        if isinstance(thing, Loss):
+            value, backward = thing.forward(*moved)
+            return {"loss value": to_numpy(value), "d loss / d pred": to_numpy(backward())}
+        out, backward = thing.forward(moved[0], True)
+        probe = backend.rng(seed + 1).standard_normal(size=tuple(out.shape))
+        dx = backward(asarray(probe, dtype=dtype))
+        results = {"output": to_numpy(out), "input gradient": to_numpy(dx)}
+        for name, p in thing.named_parameters():
+            if p.grad is not None:
+                results[f"gradient of {name}"] = to_numpy(p.grad)
+        return results
