@@ -22,14 +22,15 @@ class Dense(Layer):
                  init=None, dtype="float32", rng=None):
         self.in_features = require_positive_int(in_features, "in_features", "Dense")
         self.out_features = require_positive_int(out_features, "out_features", "Dense")
-        self.activation = activations.get(activation)
-        initializer = initializers.get(init or activations.default_init_for(self.activation))
+        activation = activations.get(activation)
+        initializer = initializers.get(init or activations.default_init_for(activation))
         shape = (self.in_features, self.out_features)
         self.weight = Parameter(initializer(shape, rng=rng, dtype=dtype), name="weight")
         self.bias = (
             Parameter(initializers.zeros((self.out_features,), dtype=dtype), name="bias")
             if bias else None
         )
+        self.activation = activation  # after the weights: parameters() lists them first
 
     def forward(self, x, training: bool = True):
         weight, bias, activation = self.weight, self.bias, self.activation

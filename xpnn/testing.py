@@ -169,14 +169,18 @@ def _finite_differences(objective, slot, eps):
     return numeric
 
 
-def check_backends(make, *inputs, backends=None, seed=0, dtype="float64", rtol=None, atol=None):
+def check_backends(make, *inputs, loss=None, backends=None, seed=0, dtype="float64",
+                   rtol=None, atol=None):
     """Build ``make()`` on NumPy and on each other backend from the same seed, run forward and
     backward on the same inputs, and assert outputs and every gradient agree.
 
-    ``make`` returns a Layer (``inputs`` = x) or a Loss (``inputs`` = pred, target); host
-    inputs are moved to each backend, floating ones cast to ``dtype``. ``backends`` defaults to
-    every usable backend. Tolerances default by dtype (1e-10 relative for float64, 1e-5 for
-    float32, relative to each array's scale). Returns the backends compared with NumPy.
+    ``make`` returns a Layer (``inputs`` = x) or a Loss (``inputs`` = pred, target). With a
+    Layer and ``loss`` (a Loss), ``inputs`` = x, target and the backward starts from the
+    loss's gradient, so parameter gradients of a whole training step are compared; otherwise
+    it starts from a fixed random array. Host inputs are moved to each backend, floating ones
+    cast to ``dtype``. ``backends`` defaults to every usable backend. Tolerances default by
+    dtype (1e-10 relative for float64, 1e-5 for float32, relative to each array's scale).
+    Returns the backends that were compared with NumPy.
     """
     usable = [name for name, (ok, _) in backend.available_backends().items() if ok]
     others = [b for b in (backends or usable) if b != "numpy"]
@@ -184,16 +188,16 @@ def check_backends(make, *inputs, backends=None, seed=0, dtype="float64", rtol=N
     if missing:
         raise backend.BackendError(f"check_backends: backend(s) {missing} not usable here; "
                                    f"usable: {usable}")
-    reference = _run_on("numpy", make, inputs, seed, dtype)
+    reference = _run_on("numpy", make, inputs, loss, seed, dtype)
     for other in others:
-        results = _run_on(other, make, inputs, seed, dtype)
+        results = _run_on(other, make, inputs, loss, seed, dtype)
         for quantity, desired in reference.items():
             assert_close(results[quantity], desired, rtol=rtol, atol=atol,
                          name=f"{other} vs numpy, {quantity}")
     return others
 
 
-def _run_on(backend_name, make, inputs, seed, dtype):
+def _run_on(backend_name, make, inputs, loss, seed, dtype):
     with backend.use_backend(backend_name), backend.seeded(seed):
         thing = make()
         if isinstance(thing, Layer):
@@ -207,9 +211,15 @@ def _run_on(backend_name, make, inputs, seed, dtype):
             value, backward = thing.forward(*moved)
             return {"loss value": to_numpy(value), "d loss / d pred": to_numpy(backward())}
         out, backward = thing.forward(moved[0], True)
-        probe = backend.rng(seed + 1).standard_normal(size=tuple(out.shape))
-        dx = backward(asarray(probe, dtype=dtype))
-        results = {"output": to_numpy(out), "input gradient": to_numpy(dx)}
+        results = {"output": to_numpy(out)}
+        if loss is not None:
+            value, loss_backward = loss.forward(out, moved[1])
+            results["loss value"] = to_numpy(value)
+            dout = loss_backward()
+        else:
+            probe = backend.rng(seed + 1).standard_normal(size=tuple(out.shape))
+            dout = asarray(probe, dtype=dtype)
+        results["input gradient"] = to_numpy(backward(dout))
         for name, p in thing.named_parameters():
             if p.grad is not None:
                 results[f"gradient of {name}"] = to_numpy(p.grad)

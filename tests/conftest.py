@@ -1,0 +1,80 @@
+"""The shared backend fixtures: every test that takes ``xp`` runs once per usable backend.
+
+``XPNN_BACKEND`` (or ``--backend``) narrows the parametrized tests to one backend; backends
+that are missing or narrowed away show up as skipped, with the reason, never silently dropped.
+"""
+
+import os
+
+import pytest
+
+import xpnn
+from xpnn import backend
+
+ALL_BACKENDS = ("numpy", "array_api_strict", "cupy")
+STATUS = backend.available_backends()
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--backend", default=None,
+        help="run backend-parametrized tests on this backend only (default: $XPNN_BACKEND, "
+             "else every usable backend)",
+    )
+
+
+def selected_backend(config):
+    choice = config.getoption("--backend") or os.environ.get(backend.ENV_VAR, "").strip()
+    if not choice:
+        return None
+    if choice == "auto":
+        with xpnn.use_backend("auto"):
+            return xpnn.backend.name()
+    return choice.replace("-", "_")
+
+
+def pytest_report_header(config):
+    lines = [f"xpnn backends: {name}: {'usable' if ok else 'unusable'} ({why})"
+             for name, (ok, why) in STATUS.items()]
+    narrowed = selected_backend(config)
+    lines.append(f"xpnn backend selection: {narrowed or 'every usable backend'}")
+    return lines
+
+
+def _usable_or_skip(name, config):
+    narrowed = selected_backend(config)
+    if narrowed and name != narrowed:
+        pytest.skip(f"narrowed to {narrowed} by XPNN_BACKEND/--backend")
+    usable, why = STATUS[name]
+    if not usable:
+        pytest.skip(f"{name} unusable here: {why.split(';')[0]}")
+
+
+@pytest.fixture(params=ALL_BACKENDS)
+def backend_name(request):
+    _usable_or_skip(request.param, request.config)
+    return request.param
+
+
+@pytest.fixture
+def xp(backend_name):
+    """The namespace of one backend, active for the test (new arrays are created there)."""
+    with xpnn.use_backend(backend_name) as namespace:
+        yield namespace
+
+
+@pytest.fixture(params=[name for name in ALL_BACKENDS if name != "numpy"])
+def other_backend(request):
+    """A backend to compare against NumPy, the reference."""
+    narrowed = selected_backend(request.config)
+    if narrowed == "numpy":
+        pytest.skip("narrowed to numpy: no second backend to compare it with")
+    _usable_or_skip(request.param, request.config)
+    return request.param
+
+
+@pytest.fixture(autouse=True)
+def _isolated_random_state():
+    """Each test starts from the same library seed and leaves no stream behind."""
+    with backend.seeded(1234):
+        yield

@@ -1,0 +1,124 @@
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import xpnn
+from xpnn import backend
+
+
+def test_use_backend_as_context_manager_restores_even_on_error():
+    before = backend.name()
+    with pytest.raises(RuntimeError):
+        with xpnn.use_backend("array_api_strict"):
+            assert backend.name() == "array_api_strict"
+            raise RuntimeError("boom")
+    assert backend.name() == before
+
+
+def test_use_backend_as_plain_call_switches_the_process_default():
+    before = backend.name()
+    try:
+        xpnn.use_backend("array_api_strict")
+        assert backend.name() == "array_api_strict"
+        assert type(xpnn.asarray([1.0])).__module__.startswith("array_api_strict")
+    finally:
+        xpnn.use_backend(before)
+
+
+def test_unknown_backend_lists_valid_names_and_changes_nothing():
+    before = backend.name()
+    with pytest.raises(xpnn.BackendError, match=r"unknown backend 'jax'; valid names are: numpy, cupy, array_api_strict, auto"):
+        xpnn.use_backend("jax")
+    assert backend.name() == before
+
+
+def test_backend_name_must_be_a_string():
+    with pytest.raises(TypeError, match="backend name must be a string, got int"):
+        xpnn.use_backend(3)
+
+
+@pytest.mark.skipif(backend.available_backends()["cupy"][0], reason="CuPy is usable here")
+def test_cupy_without_gpu_or_cupy_says_how_to_install():
+    with pytest.raises(xpnn.BackendError, match=r"backend 'cupy'.*(pip install \"xpnn\[cuda12\]\"|no CUDA device)"):
+        xpnn.use_backend("cupy")
+
+
+@pytest.mark.skipif(backend.available_backends()["cupy"][0], reason="CuPy is usable here")
+def test_auto_falls_back_to_numpy_and_says_why():
+    with xpnn.use_backend("auto"):
+        assert backend.name() == "numpy"
+        assert "auto: fell back to numpy because backend 'cupy'" in backend.describe()
+
+
+def test_describe_lists_every_backend():
+    text = backend.describe()
+    for name in ("numpy", "array_api_strict", "cupy"):
+        assert f"  {name}" in text
+
+
+def test_environment_variable_chooses_the_default_and_a_bad_value_fails_on_first_use():
+    code = "import xpnn; print(xpnn.backend.name())"
+    env = {**os.environ, "XPNN_BACKEND": "array_api_strict"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == "array_api_strict", out.stderr
+    env["XPNN_BACKEND"] = "tensorflow"
+    out = subprocess.run([sys.executable, "-c", "import xpnn; xpnn.asarray([1.0])"], env=env,
+                         capture_output=True, text=True)
+    assert out.returncode != 0
+    assert "XPNN_BACKEND='tensorflow': unknown backend 'tensorflow'" in out.stderr
+
+
+def test_asarray_dtype_rules(xp):
+    assert xpnn.asarray([1.0, 2.0]).dtype == xp.float32  # Python floats: the default float32
+    assert xpnn.asarray(np.ones(2)).dtype == xp.float64  # arrays keep their dtype
+    assert xpnn.asarray([1, 2]).dtype == xp.int64
+    assert xpnn.asarray(np.ones(2), dtype="float32").dtype == xp.float32
+    assert xpnn.asarray(np.ones(2), dtype=np.float32).dtype == xp.float32
+    x = xpnn.asarray(np.ones(3))
+    assert xpnn.asarray(x) is x  # already on the backend: no copy
+
+
+def test_asarray_moves_between_backends(other_backend):
+    host = np.arange(6.0).reshape(2, 3)
+    with xpnn.use_backend(other_backend):
+        there = xpnn.asarray(host)
+    back = xpnn.asarray(there)  # active backend here: numpy
+    assert isinstance(back, np.ndarray) and np.array_equal(back, host)
+    assert np.array_equal(xpnn.to_numpy(there), host)
+
+
+def test_asarray_rejects_text():
+    with pytest.raises(TypeError, match="cannot turn list of <U1 into a numeric array"):
+        xpnn.asarray(["a", "b"])
+
+
+def test_unknown_dtype():
+    with pytest.raises(TypeError, match="dtype 'float8' is not a dtype the array API knows"):
+        xpnn.asarray([1.0], dtype="float8")
+
+
+def test_rng_seeds():
+    assert np.array_equal(backend.rng(3).normal(size=4), backend.rng(3).normal(size=4))
+    generator = np.random.default_rng(0)
+    assert backend.rng(generator) is generator
+    with pytest.raises(TypeError, match="seed must be a non-negative int or a numpy Generator, got -1"):
+        backend.rng(-1)
+    with backend.seeded(5):
+        first = xpnn.Dense(3, 2).weight.value
+    with backend.seeded(5):
+        assert np.array_equal(first, xpnn.Dense(3, 2).weight.value)
+
+
+def test_only_the_backend_module_names_numpy_or_cupy():
+    """The house rule, checked: math modules use the namespace of their arrays."""
+    import pathlib
+    import re
+
+    package = pathlib.Path(xpnn.__file__).parent
+    pattern = re.compile(r"^\s*(import|from)\s+(numpy|cupy|cupyx)\b", re.MULTILINE)
+    offenders = [path.name for path in package.glob("*.py")
+                 if path.name != "backend.py" and pattern.search(path.read_text())]
+    assert offenders == []
