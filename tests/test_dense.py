@@ -132,7 +132,8 @@ def test_dtype_mismatch_with_weights(xp):
 
 
 def test_arrays_from_two_backends(other_backend):
-    layer = xpnn.Dense(2, 3)  # on numpy, the default in this test
+    with xpnn.use_backend("numpy"):
+        layer = xpnn.Dense(2, 3)
     with xpnn.use_backend(other_backend):
         x = xpnn.asarray(np.ones((1, 2)))
     with pytest.raises(TypeError, match=rf"different backends mixed \(x is {other_backend}, "
