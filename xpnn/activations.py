@@ -18,7 +18,7 @@ import math
 
 from . import special
 from ._checks import require_finite_number, require_float, require_positive_int
-from .backend import asarray, namespace_of
+from .backend import asarray, dtype_name, namespace_of
 from .layer import Layer
 from .parameter import Parameter
 
@@ -381,6 +381,9 @@ class Activation(Layer):
 
         return a, backward
 
+    def get_config(self) -> dict:
+        return dict(self.hyper)
+
     def __repr__(self) -> str:
         changed = {k: v for k, v in self.hyper.items() if v != self.function.hyper_defaults[k]}
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in changed.items())})"
@@ -453,6 +456,9 @@ class PReLU(Layer):
             return xp.where(positive, dout, alpha.value * dout)
 
         return a, backward
+
+    def get_config(self) -> dict:
+        return {"num_parameters": self.alpha.shape[0], "dtype": dtype_name(self.alpha.dtype)}
 
     def __repr__(self) -> str:
         return f"PReLU(num_parameters={self.alpha.shape[0]})"

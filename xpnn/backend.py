@@ -323,3 +323,52 @@ def rng(seed=None) -> "numpy.random.Generator":
     if isinstance(seed, bool) or not isinstance(seed, (int, numpy.integer)) or seed < 0:
         raise TypeError(f"seed must be a non-negative int or a numpy Generator, got {seed!r}")
     return numpy.random.default_rng(int(seed))
+
+
+class DeviceRandom:
+    """Random numbers drawn where the arrays live: NumPy's Generator on the host, CuPy's on the
+    GPU (no host round trip per dropout mask). array_api_strict, having no generator of its
+    own, draws on the host. One seed gives one reproducible stream per backend; the NumPy
+    stream's state can be saved and restored for exact resumption."""
+
+    def __init__(self, seed=None):
+        self._seed = int(rng(seed).integers(2**63)) if not isinstance(seed, int) else seed
+        self._generators = {}
+
+    def _generator(self, kind: str):
+        if kind not in self._generators:
+            if kind == "cupy":
+                import cupy
+
+                self._generators[kind] = cupy.random.default_rng(self._seed)
+            else:
+                self._generators[kind] = numpy.random.default_rng(self._seed)
+        return self._generators[kind]
+
+    def uniform(self, shape: tuple, like):
+        """U[0, 1) of ``shape`` on the backend and in the dtype of ``like``."""
+        xp = namespace_of(like=like)
+        kind = backend_name_of(xp)
+        generator = self._generator(kind)
+        if kind == "cupy":
+            return generator.random(tuple(shape), dtype=like.dtype)
+        draws = generator.random(tuple(shape), dtype=numpy.float64)
+        return xp.astype(xp.asarray(draws), like.dtype)
+
+    def state_dict(self) -> dict:
+        """JSON-able state; CuPy's generator state is not exported, so a CuPy run resumes
+        with the same seed but a fresh stream."""
+        host = self._generators.get("numpy") or self._generators.get("array_api_strict")
+        return {
+            "seed": self._seed,
+            "host_state": None if host is None else host.bit_generator.state,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self._seed = int(state["seed"])
+        self._generators = {}
+        if state.get("host_state") is not None:
+            for kind in ("numpy", "array_api_strict"):
+                generator = numpy.random.default_rng(self._seed)
+                generator.bit_generator.state = state["host_state"]
+                self._generators[kind] = generator

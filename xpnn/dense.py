@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from . import activations, init as initializers
 from ._checks import require_float, require_positive_int, require_same_dtype
-from .backend import namespace_of
-from .layer import Layer
+from .backend import dtype_name, namespace_of
+from .layer import Layer, layer_config, layer_from_config
 from .parameter import Parameter
 
 
@@ -67,6 +67,21 @@ class Dense(Layer):
             )
         require_float(xp, x, "x", "Dense")
         require_same_dtype(x, self.weight.value, "x", "the layer's weight", "Dense")
+
+    def get_config(self) -> dict:
+        return {
+            "in_features": self.in_features,
+            "out_features": self.out_features,
+            "activation": None if self.activation is None else layer_config(self.activation),
+            "bias": self.bias is not None,
+            "dtype": dtype_name(self.weight.dtype),
+        }
+
+    @classmethod
+    def from_config(cls, config: dict) -> "Dense":
+        activation = config.get("activation")
+        config = {**config, "activation": None if activation is None else layer_from_config(activation)}
+        return cls(**config)
 
     def __repr__(self) -> str:
         extra = "" if self.activation is None else f", activation={self.activation!r}"

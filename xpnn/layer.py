@@ -3,17 +3,28 @@
 ``out, backward = layer.forward(x, training=True)``; ``dx = backward(dout)`` returns dL/dx and
 ADDS dL/dparam into each ``Parameter.grad``. The closure holds what backward needs, so a layer
 used twice, or two forwards before one backward, just work; the layer itself caches nothing.
+
+Every layer can also describe itself: ``get_config()`` returns its constructor arguments
+(plain JSON values; nested layers through ``layer_config``), and ``layer_from_config`` builds
+it again. Saved models are that config plus the arrays of ``named_state()``; nothing in a file
+is ever executed.
 """
 
 from __future__ import annotations
 
 from .backend import namespace_of, resolve_dtype
-from .parameter import Parameter
+from .parameter import Buffer, Parameter
+
+_LAYER_CLASSES: dict[str, type] = {}
 
 
 class Layer:
-    """Base class: subclasses implement ``forward``; parameters and sub-layers are found
-    among the instance attributes, in the order they were assigned."""
+    """Base class: subclasses implement ``forward``; parameters, buffers and sub-layers are
+    found among the instance attributes, in the order they were assigned."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        _LAYER_CLASSES[class_key(cls)] = cls
 
     def forward(self, x, training: bool = True):
         raise NotImplementedError(f"{type(self).__name__} must implement forward(x, training)")
@@ -22,18 +33,20 @@ class Layer:
         """Inference: the output alone, nothing kept for a backward pass."""
         return self.forward(x, training=False)[0]
 
+    # -- what a layer holds
     def _children(self):
+        kinds = (Parameter, Buffer, Layer)
         for attr, value in vars(self).items():
-            if isinstance(value, (Parameter, Layer)):
+            if isinstance(value, kinds):
                 yield attr, value
             elif isinstance(value, (list, tuple)):
                 for index, item in enumerate(value):
-                    if isinstance(item, (Parameter, Layer)):
+                    if isinstance(item, kinds):
                         yield f"{attr}.{index}", item
 
-    def named_parameters(self) -> list[tuple[str, Parameter]]:
-        """(dotted path, Parameter) for every parameter, each once, in a stable order:
-        attribute assignment order, depth first (``layers.0.weight``, ``layers.0.bias``...)."""
+    def named_state(self) -> list[tuple[str, Parameter | Buffer]]:
+        """(dotted path, Parameter or Buffer) for everything a layer holds, each once, in a
+        stable order: attribute assignment order, depth first (``layers.0.weight``...)."""
         found, seen = [], set()
 
         def visit(node, prefix):
@@ -41,13 +54,16 @@ class Layer:
                 if id(child) in seen:
                     continue
                 seen.add(id(child))
-                if isinstance(child, Parameter):
-                    found.append((prefix + attr, child))
-                else:
+                if isinstance(child, Layer):
                     visit(child, f"{prefix}{attr}.")
+                else:
+                    found.append((prefix + attr, child))
 
         visit(self, "")
         return found
+
+    def named_parameters(self) -> list[tuple[str, Parameter]]:
+        return [(name, p) for name, p in self.named_state() if isinstance(p, Parameter)]
 
     def parameters(self) -> list[Parameter]:
         """Every Parameter of this layer and its sub-layers, each once, in a stable order."""
@@ -57,13 +73,66 @@ class Layer:
         for parameter in self.parameters():
             parameter.zero_grad()
 
-    def astype(self, dtype) -> "Layer":
-        """Cast every parameter to ``dtype`` in its own backend (e.g. float64 for gradchecks)."""
+    def freeze(self) -> "Layer":
+        """Stop training this layer's parameters; gradients still flow through it."""
         for parameter in self.parameters():
-            xp = namespace_of(value=parameter.value)
-            parameter.value = xp.astype(parameter.value, resolve_dtype(xp, dtype))
-            parameter.grad = None
+            parameter.trainable = False
         return self
+
+    def unfreeze(self) -> "Layer":
+        for parameter in self.parameters():
+            parameter.trainable = True
+        return self
+
+    def astype(self, dtype) -> "Layer":
+        """Cast every parameter and buffer to ``dtype`` in its own backend (e.g. float64 for
+        gradchecks); gradients are cleared."""
+        for _, held in self.named_state():
+            xp = namespace_of(value=held.value)
+            held.value = xp.astype(held.value, resolve_dtype(xp, dtype))
+            if isinstance(held, Parameter):
+                held.grad = None
+        return self
+
+    # -- describing itself
+    def get_config(self) -> dict:
+        """Constructor arguments as plain JSON values; layers without one cannot be saved."""
+        raise NotImplementedError(
+            f"{type(self).__name__} does not define get_config(), so it cannot be saved; "
+            "return its constructor arguments as a dict"
+        )
+
+    @classmethod
+    def from_config(cls, config: dict) -> "Layer":
+        return cls(**config)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
+
+
+def class_key(cls: type) -> str:
+    """xpnn's own layers by bare name ("Dense"); anyone else's by module and name, so a user
+    class called Dense never shadows ours."""
+    if cls.__module__.split(".")[0] == "xpnn":
+        return cls.__name__
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def layer_config(layer: Layer) -> dict:
+    """``{"class": name, "config": {...}}``, the JSON form of a layer."""
+    return {"class": class_key(type(layer)), "config": layer.get_config()}
+
+
+def layer_from_config(spec: dict) -> Layer:
+    """Build a layer from ``layer_config`` output; only known Layer classes are ever built."""
+    if not isinstance(spec, dict) or "class" not in spec or "config" not in spec:
+        raise ValueError(f"a layer config needs 'class' and 'config' keys, got {spec!r:.200}")
+    cls = _LAYER_CLASSES.get(spec["class"])
+    if cls is None:
+        raise ValueError(
+            f"unknown layer class {spec['class']!r} in config; known: {', '.join(sorted(_LAYER_CLASSES))}"
+        )
+    if not isinstance(spec["config"], dict):
+        raise ValueError(f"config of {spec['class']} must be a dict, got {type(spec['config']).__name__}")
+    return cls.from_config(spec["config"])
+

@@ -47,3 +47,22 @@ class Parameter:
     def __repr__(self) -> str:
         frozen = "" if self.trainable else ", frozen"
         return f"Parameter({self.name!r}, shape={self.shape}, dtype={dtype_name(self.dtype)}{frozen})"
+
+
+class Buffer:
+    """Layer state that is saved and moved with the weights but never trained (BatchNorm's
+    running statistics). Kept apart from Parameter so freezing or optimizers never touch it."""
+
+    __slots__ = ("value", "name")
+
+    def __init__(self, value, name: str = ""):
+        namespace_of(value=value)
+        self.value = value
+        self.name = name
+
+    @property
+    def shape(self) -> tuple:
+        return tuple(self.value.shape)
+
+    def __repr__(self) -> str:
+        return f"Buffer({self.name!r}, shape={self.shape}, dtype={dtype_name(self.value.dtype)})"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .layer import Layer
+from .layer import Layer, layer_config, layer_from_config
 
 
 class Sequential(Layer):
@@ -26,6 +26,13 @@ class Sequential(Layer):
             return dout
 
         return x, backward
+
+    def get_config(self) -> dict:
+        return {"layers": [layer_config(layer) for layer in self.layers]}
+
+    @classmethod
+    def from_config(cls, config: dict) -> "Sequential":
+        return cls(*(layer_from_config(spec) for spec in config.get("layers", [])))
 
     def __getitem__(self, index):
         if isinstance(index, slice):
