@@ -215,6 +215,16 @@ def _native_namespace_or_none(x):
         return None
 
 
+def is_array(x) -> bool:
+    """True for an array of any backend array-api-compat knows (NumPy, CuPy, strict, ...)."""
+    return _native_namespace_or_none(x) is not None
+
+
+def copy_of(x):
+    """A copy of ``x`` on its own backend (device stays device)."""
+    return namespace_of(x=x).asarray(x, copy=True)
+
+
 def to_numpy(x) -> "numpy.ndarray":
     """Any backend's array (or array-like) as a NumPy array on the host; may share memory."""
     if isinstance(x, numpy.ndarray):
@@ -372,3 +382,64 @@ class DeviceRandom:
                 generator = numpy.random.default_rng(self._seed)
                 generator.bit_generator.state = state["host_state"]
                 self._generators[kind] = generator
+
+
+# ---------------------------------------------------------------- files
+
+_META_KEY = "__xpnn_meta__"
+
+
+def write_arrays_atomically(path, arrays: dict, meta: dict) -> None:
+    """Write host arrays and a JSON-able ``meta`` dict to ``path`` (an .npz archive).
+
+    The data goes to a temporary file in the same folder, is flushed to disk, and only then
+    renamed over ``path``: a process killed mid-write leaves the previous file intact.
+    """
+    import json
+    import tempfile
+
+    folder = os.path.dirname(os.path.abspath(path)) or "."
+    payload = {key: to_numpy(value) for key, value in arrays.items()}
+    payload[_META_KEY] = numpy.frombuffer(json.dumps(meta).encode("utf-8"), dtype=numpy.uint8)
+    handle, temporary = tempfile.mkstemp(prefix=".xpnn-", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            _write_npz(stream, payload)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(temporary)
+        raise
+
+
+def _write_npz(stream, payload: dict) -> None:
+    numpy.savez(stream, **payload)
+
+
+def read_arrays(path) -> tuple[dict, dict]:
+    """(arrays, meta) from a file written by ``write_arrays_atomically``; never unpickles.
+
+    Raises ValueError naming the file and the problem for anything unreadable.
+    """
+    import json
+    import zipfile
+
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path}: no such file")
+    try:
+        with numpy.load(path, allow_pickle=False) as archive:
+            arrays = {key: archive[key] for key in archive.files}
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, KeyError) as error:
+        raise ValueError(
+            f"{path}: not a readable xpnn file (truncated or corrupted?): {type(error).__name__}: {error}"
+        ) from None
+    raw = arrays.pop(_META_KEY, None)
+    if raw is None:
+        raise ValueError(f"{path}: not an xpnn file (no {_META_KEY} entry)")
+    try:
+        meta = json.loads(raw.tobytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{path}: its metadata is corrupted: {error}") from None
+    return arrays, meta

@@ -62,6 +62,21 @@ class Layer:
         visit(self, "")
         return found
 
+    def walk(self):
+        """This layer and every layer inside it, each once, depth first."""
+        seen = set()
+
+        def visit(node):
+            if id(node) in seen:
+                return
+            seen.add(id(node))
+            yield node
+            for _, child in node._children():
+                if isinstance(child, Layer):
+                    yield from visit(child)
+
+        yield from visit(self)
+
     def named_parameters(self) -> list[tuple[str, Parameter]]:
         return [(name, p) for name, p in self.named_state() if isinstance(p, Parameter)]
 
