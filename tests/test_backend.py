@@ -123,3 +123,13 @@ def test_only_the_backend_module_names_numpy_or_cupy():
     offenders = [path.name for path in package.glob("*.py")
                  if path.name != "backend.py" and pattern.search(path.read_text())]
     assert offenders == []
+
+
+def test_device_random_takes_any_integer_seed_and_refuses_negative_ones():
+    import numpy as np
+
+    a = backend.DeviceRandom(5).uniform((4,), like=xpnn.asarray([0.0]))
+    b = backend.DeviceRandom(np.int64(5)).uniform((4,), like=xpnn.asarray([0.0]))
+    assert np.array_equal(xpnn.to_numpy(a), xpnn.to_numpy(b))
+    with pytest.raises(ValueError, match=r"DeviceRandom: seed must be None, a Generator or an int >= 0, got -1"):
+        backend.DeviceRandom(-1)

@@ -68,3 +68,11 @@ def test_assert_close_names_the_worst_index():
 def test_check_backends_refuses_an_unusable_backend():
     with pytest.raises(xpnn.BackendError, match=r"backend\(s\) \['tpu'\] not usable here"):
         xpnn.check_backends(lambda: xpnn.Dense(2, 2), np.ones((1, 2)), backends=["tpu"])
+
+
+def test_gradcheck_takes_float32_buffers_and_leaves_them_as_they_were(xp):
+    layer = xpnn.BatchNorm(3)
+    before = xpnn.to_numpy(layer.running_mean.value).copy()
+    assert gradcheck(layer, xpnn.asarray(np.random.default_rng(0).normal(size=(5, 3))))
+    assert layer.running_mean.value.dtype == xp.float32
+    assert np.array_equal(xpnn.to_numpy(layer.running_mean.value), before)

@@ -342,7 +342,12 @@ class DeviceRandom:
     stream's state can be saved and restored for exact resumption."""
 
     def __init__(self, seed=None):
-        self._seed = int(rng(seed).integers(2**63)) if not isinstance(seed, int) else seed
+        if isinstance(seed, bool) or (isinstance(seed, (int, numpy.integer)) and seed < 0):
+            raise ValueError(f"DeviceRandom: seed must be None, a Generator or an int >= 0, got {seed!r}")
+        if isinstance(seed, (int, numpy.integer)):
+            self._seed = int(seed)
+        else:  # None: the library stream; a Generator: one draw from it
+            self._seed = int(rng(seed).integers(2**63))
         self._generators = {}
 
     def _generator(self, kind: str):

@@ -8,6 +8,9 @@ from .backend import dtype_name, namespace_of
 class Parameter:
     """``value`` (a backend array), ``grad`` (same shape, None before the first backward).
 
+    ``value`` is held as given, not copied, and optimizers update it in place: wrap a copy
+    of an array you want to keep unchanged.
+
     ``trainable=False`` freezes it: layers stop computing its gradient and optimizers skip
     it, while gradients still flow through the layer to earlier ones.
     """

@@ -9,6 +9,7 @@ from . import backend
 from .backend import asarray, asarray_like, dtype_name, namespace_of, to_numpy
 from .layer import Layer
 from .losses import Loss
+from .parameter import Parameter
 
 # Relative agreement expected between two correct implementations, by dtype.
 DEFAULT_RTOL = {"float64": 1e-10, "float32": 1e-5}
@@ -72,8 +73,8 @@ def gradcheck(target, *inputs, eps=1e-6, rtol=1e-5, atol=1e-8, seed=0, training=
 
     ``target`` is a Layer (``inputs`` = x; checks dL/dx and every trainable parameter's
     gradient for L = sum(out * g), g a fixed random array) or a Loss (``inputs`` = pred,
-    target; checks d value / d pred). Parameters are cast to float64 for the check and
-    restored afterwards, with their gradients. Raises GradcheckError naming the worst
+    target; checks d value / d pred). Parameters and buffers are cast to float64 for the
+    check and restored afterwards, with their gradients and running statistics. Raises GradcheckError naming the worst
     element; returns True when everything agrees within atol + rtol |numeric|.
     """
     if not isinstance(target, (Layer, Loss)):
@@ -84,15 +85,21 @@ def gradcheck(target, *inputs, eps=1e-6, rtol=1e-5, atol=1e-8, seed=0, training=
             f"gradcheck: {type(target).__name__} takes {expected_inputs} input(s), got {len(inputs)}"
         )
     inputs = [_as_float64(x) for x in inputs]
-    parameters = target.parameters() if isinstance(target, Layer) else []
-    saved = [(p.value, p.grad) for p in parameters]
+    # buffers too: BatchNorm's running statistics must meet float64 inputs, and every
+    # training forward of the check moves them, so they are put back afterwards
+    held = [h for _, h in target.named_state()] if isinstance(target, Layer) else []
+    saved = [(h.value, getattr(h, "grad", None)) for h in held]
     try:
-        for p in parameters:
-            p.value, p.grad = _as_float64(p.value), None
+        for h in held:
+            h.value = _as_float64(h.value)
+            if isinstance(h, Parameter):
+                h.grad = None
         _run_gradcheck(target, inputs, eps, rtol, atol, seed, training)
     finally:
-        for p, (value, grad) in zip(parameters, saved):
-            p.value, p.grad = value, grad
+        for h, (value, grad) in zip(held, saved):
+            h.value = value
+            if isinstance(h, Parameter):
+                h.grad = grad
     return True
 
 
