@@ -4,25 +4,42 @@ The same code runs on NumPy (CPU), CuPy (CUDA GPU) and array_api_strict (the sta
 Choose the backend with ``XPNN_BACKEND`` or ``xpnn.use_backend(name)``.
 """
 
-from . import activations, backend, init, losses, testing
+from . import (
+    activations, backend, callbacks, checkpoint, init, losses, metrics, optimizers, schedules,
+    testing, training,
+)
 from .activations import (
     ELU, GELU, SELU, Gaussian, HardSigmoid, HardTanh, Identity, LeakyReLU, LogSoftmax, Mish,
     PiecewiseLinear, PReLU, ReLU, Sigmoid, SiLU, Softmax, Softplus, Step, Swish, Tanh,
 )
 from .backend import BackendError, asarray, set_seed, to_numpy, use_backend
+from .callbacks import (
+    Callback, EarlyStopping, History, LearningRateScheduler, ModelCheckpoint, ProgressBar,
+    TerminateOnNaN,
+)
 from .dense import Dense
+from .dropout import Dropout
 from .layer import Layer
 from .losses import MAE, MSE, BinaryCrossEntropy, CrossEntropy, Huber, Loss
-from .parameter import Parameter
+from .model import Model, load
+from .normalization import BatchNorm, LayerNorm
+from .optimizers import SGD, Adam, AdamW, Optimizer, RMSprop
+from .parameter import Buffer, Parameter
+from .residual import Residual
 from .sequential import Sequential
 from .testing import check_backends, gradcheck
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "activations", "backend", "init", "losses", "testing",
+    "activations", "backend", "callbacks", "checkpoint", "init", "losses", "metrics",
+    "optimizers", "schedules", "testing", "training",
     "BackendError", "asarray", "set_seed", "to_numpy", "use_backend",
-    "Parameter", "Layer", "Dense", "Sequential",
+    "Parameter", "Buffer", "Layer", "Dense", "Sequential", "Model", "load",
+    "Dropout", "BatchNorm", "LayerNorm", "Residual",
+    "Optimizer", "SGD", "RMSprop", "Adam", "AdamW",
+    "Callback", "History", "EarlyStopping", "ModelCheckpoint", "LearningRateScheduler",
+    "TerminateOnNaN", "ProgressBar",
     "Identity", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "PReLU", "ELU", "SELU", "GELU", "SiLU",
     "Swish", "Softplus", "Mish", "HardSigmoid", "PiecewiseLinear", "HardTanh", "Gaussian", "Step",
     "Softmax", "LogSoftmax",

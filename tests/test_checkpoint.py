@@ -1,0 +1,253 @@
+"""Saving, loading and resuming: exact, portable across backends, atomic, and loud about bad files."""
+
+import os
+import zipfile
+
+import numpy as np
+import pytest
+
+import xpnn
+from xpnn import backend, schedules
+from xpnn.testing import assert_close
+
+
+def blobs(n=60, seed=0):
+    rng = np.random.default_rng(seed)
+    labels = np.arange(n) % 3
+    centres = np.array([[0.0, 3.0], [3.0, -1.0], [-3.0, -1.0]])
+    return centres[labels] + rng.normal(scale=0.8, size=(n, 2)), labels
+
+
+def rich_model(seed=0):
+    """Every kind of saved state: weights, a learnable activation, buffers, a random stream."""
+    with backend.seeded(seed):
+        return xpnn.Model(
+            xpnn.Dense(2, 8, activation="prelu"), xpnn.BatchNorm(8), xpnn.Dropout(0.25, seed=3),
+            xpnn.Residual(xpnn.Dense(8, 8, activation="tanh")), xpnn.LayerNorm(8), xpnn.Dense(8, 3),
+        )
+
+
+def host_state(model):
+    return {name: xpnn.to_numpy(held.value).copy() for name, held in model.named_state()}
+
+
+def fit_arguments(**overrides):
+    arguments = dict(loss="cross_entropy", epochs=6, batch_size=16, validation_split=0.25,
+                     seed=11, verbose=0)
+    arguments.update(overrides)
+    return arguments
+
+
+def optimizer():
+    return xpnn.Adam(lr=schedules.CosineDecay(0.05, total_epochs=6, warmup_epochs=2))
+
+
+def test_save_and_load_give_the_same_predictions(xp, tmp_path):
+    X, y = blobs()
+    model = rich_model()
+    model.fit(X, y, optimizer="adam", **fit_arguments(epochs=2))
+    model.save(tmp_path / "model.xpnn")
+    loaded = xpnn.load(tmp_path / "model.xpnn")
+    assert type(loaded) is xpnn.Model and repr(loaded) == repr(model)
+    assert_close(loaded.predict(X), model.predict(X), rtol=0, atol=0)
+    for (name, a), (other, b) in zip(model.named_state(), loaded.named_state()):
+        assert name == other and a.value.dtype == b.value.dtype
+
+
+def test_loading_leaves_the_callers_random_stream_alone(xp, tmp_path):
+    rich_model().save(tmp_path / "m")
+    with backend.seeded(5):
+        expected = backend.rng().normal(size=3)
+    with backend.seeded(5):
+        xpnn.load(tmp_path / "m")
+        assert np.array_equal(backend.rng().normal(size=3), expected)
+
+
+def test_weights_saved_on_numpy_load_on_another_backend(other_backend, tmp_path):
+    X, _ = blobs()
+    model = rich_model()
+    model.save(tmp_path / "m")
+    expected = xpnn.to_numpy(model.predict(X))
+    with xpnn.use_backend(other_backend):
+        loaded = xpnn.load(tmp_path / "m")
+        assert backend.backend_name_of(backend.namespace_of(w=loaded[0].weight.value)) == other_backend
+        assert_close(loaded.predict(X), expected, rtol=1e-6, atol=1e-6)
+        loaded.save(tmp_path / "back")
+    assert_close(xpnn.load(tmp_path / "back").predict(X), expected, rtol=1e-6, atol=1e-6)
+
+
+class Interrupt(xpnn.Callback):
+    """Kill the run after an epoch, as a crash would; runs after the checkpoint is written."""
+
+    order = 100
+
+    def __init__(self, after_epoch):
+        super().__init__()
+        self.after_epoch = after_epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == self.after_epoch:
+            raise KeyboardInterrupt
+
+
+def interrupted_then_resumed(tmp_path, interrupt_after):
+    X, y = blobs()
+    path = tmp_path / "run.ckpt"
+    callbacks = lambda: [xpnn.EarlyStopping(patience=50), xpnn.ModelCheckpoint(path)]  # noqa: E731
+    with pytest.raises(KeyboardInterrupt):
+        rich_model().fit(X, y, optimizer=optimizer(),
+                         callbacks=callbacks() + [Interrupt(interrupt_after)], **fit_arguments())
+    resumed = rich_model(seed=99)  # different initial weights: all must come from the file
+    history = resumed.fit(X, y, optimizer=optimizer(), callbacks=callbacks(), resume_from=path,
+                          **fit_arguments())
+    return resumed, history
+
+
+@pytest.mark.parametrize("interrupt_after", [0, 2, 4])
+def test_resume_is_bit_for_bit_on_numpy(tmp_path, interrupt_after):
+    X, y = blobs()
+    straight = rich_model()
+    expected_history = straight.fit(X, y, optimizer=optimizer(),
+                                    callbacks=[xpnn.EarlyStopping(patience=50)], **fit_arguments())
+    resumed, history = interrupted_then_resumed(tmp_path, interrupt_after)
+    expected = host_state(straight)
+    for name, value in host_state(resumed).items():
+        assert np.array_equal(value, expected[name]), f"{name} differs after resuming"
+    assert history.history == expected_history.history and history.epoch == list(range(6))
+
+
+def test_resume_rebuilds_the_optimizer_when_none_is_given(tmp_path):
+    X, y = blobs()
+    path = tmp_path / "c"
+    model = rich_model()
+    model.fit(X, y, optimizer=xpnn.RMSprop(lr=0.01), callbacks=[xpnn.ModelCheckpoint(path)],
+              **fit_arguments(epochs=2))
+    history = rich_model().fit(X, y, resume_from=path, **fit_arguments(epochs=3))
+    assert history.epoch == [0, 1, 2]
+
+
+def test_a_checkpoint_written_on_one_backend_resumes_on_another(other_backend, tmp_path):
+    X, y = blobs()
+    straight = rich_model()
+    straight.fit(X, y, optimizer=optimizer(), **fit_arguments(epochs=4))
+    path = tmp_path / "half"
+    rich_model().fit(X, y, optimizer=optimizer(), callbacks=[xpnn.ModelCheckpoint(path)],
+                     **fit_arguments(epochs=2))
+    with xpnn.use_backend(other_backend):
+        resumed = rich_model(seed=7)
+        resumed.fit(X, y, optimizer=optimizer(), resume_from=path, **fit_arguments(epochs=4))
+        expected = host_state(straight)
+        for name, value in host_state(resumed).items():
+            assert_close(value, expected[name], rtol=1e-5, atol=1e-6)
+
+
+def test_checkpoint_path_template_and_save_best_only(xp, tmp_path):
+    X, y = blobs()
+    template = str(tmp_path / "epoch{epoch:02d}-{val_loss:.3f}")
+    saver = xpnn.ModelCheckpoint(template, save_best_only=True)
+    history = rich_model().fit(X, y, optimizer="adam", callbacks=[saver], **fit_arguments(epochs=3))
+    written = sorted(os.listdir(tmp_path))
+    assert written and all(name.startswith("epoch") for name in written)
+    assert saver.best == min(history["val_loss"]) and os.path.exists(saver.last_path)
+    weights_only = tmp_path / "weights"
+    rich_model().fit(X, y, optimizer="adam", callbacks=[xpnn.ModelCheckpoint(weights_only, save_weights_only=True)],
+                     **fit_arguments(epochs=1))
+    with pytest.raises(ValueError, match=r"holds 'xpnn.model' data, expected 'xpnn.checkpoint'"):
+        rich_model().fit(X, y, optimizer="adam", resume_from=weights_only, **fit_arguments())
+
+
+def test_a_crash_during_a_write_leaves_the_previous_file_intact(xp, tmp_path, monkeypatch):
+    X, _ = blobs()
+    path = tmp_path / "model"
+    model = rich_model()
+    model.save(path)
+    expected = xpnn.to_numpy(model.predict(X))
+
+    def dies_half_way(stream, payload):
+        stream.write(b"PK\x03\x04 half an archive")
+        raise OSError("disk full (simulated)")
+
+    monkeypatch.setattr(backend, "_write_npz", dies_half_way)
+    with pytest.raises(OSError, match="simulated"):
+        rich_model(seed=1).save(path)
+    assert os.listdir(tmp_path) == ["model"], "the temporary file was left behind"
+    assert_close(xpnn.load(path).predict(X), expected, rtol=0, atol=0)
+
+
+def test_saving_to_a_folder_or_a_missing_folder_is_refused(xp, tmp_path):
+    with pytest.raises(IsADirectoryError, match="is a directory"):
+        rich_model().save(tmp_path)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        rich_model().save(tmp_path / "no" / "such" / "m")
+
+
+def test_a_truncated_file_is_named_in_the_error(xp, tmp_path):
+    path = tmp_path / "m"
+    rich_model().save(path)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match=rf"{path}: not a readable xpnn file \(truncated or corrupted\?\)"):
+        xpnn.load(path)
+
+
+def test_a_corrupted_array_is_caught(xp, tmp_path):
+    path = tmp_path / "m"
+    rich_model().save(path)
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo("a0.npy")
+    middle = info.header_offset + 30 + len(info.filename) + info.compress_size // 2
+    data[middle] ^= 0xFF  # one flipped byte inside the first weight array
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=rf"{path}: not a readable xpnn file"):
+        xpnn.load(path)
+
+
+def test_files_that_are_not_xpnn_files(xp, tmp_path):
+    garbage = tmp_path / "garbage"
+    garbage.write_bytes(os.urandom(300))
+    with pytest.raises(ValueError, match=rf"{garbage}: not a readable xpnn file"):
+        xpnn.load(garbage)
+    plain = tmp_path / "plain.npz"
+    np.savez(plain, weights=np.ones(3))
+    with pytest.raises(ValueError, match=r"plain.npz: not an xpnn file"):
+        xpnn.load(plain)
+
+
+def test_pickles_are_never_loaded(xp, tmp_path):
+    sneaky = tmp_path / "sneaky.npz"
+    np.savez(sneaky, __xpnn_meta__=np.frombuffer(b"{}", dtype=np.uint8), a0=np.array([object()], dtype=object))
+    with pytest.raises(ValueError, match=r"sneaky.npz: not a readable xpnn file.*allow_pickle"):
+        xpnn.load(sneaky)
+
+
+def test_wrong_architecture_is_refused_and_changes_nothing(xp, tmp_path):
+    path = tmp_path / "m"
+    rich_model().save(path)
+    other = xpnn.Model(xpnn.Dense(2, 8), xpnn.Dense(8, 3))
+    before = host_state(other)
+    with pytest.raises(ValueError, match=rf"{path}: does not match this model's architecture: the file lacks"):
+        other.load_weights(path)
+    narrower = xpnn.Model(xpnn.Dense(2, 8, activation="prelu"), xpnn.BatchNorm(8), xpnn.Dropout(0.25),
+                          xpnn.Residual(xpnn.Dense(8, 8)), xpnn.LayerNorm(8), xpnn.Dense(8, 4))
+    with pytest.raises(ValueError, match=r"'layers.5.weight' has shape \(8, 3\) in the file but \(8, 4\)"):
+        narrower.load_weights(path)
+    assert all(np.array_equal(v, before[k]) for k, v in host_state(other).items())
+
+
+def test_resuming_a_different_architecture_is_refused_before_training(xp, tmp_path):
+    X, y = blobs()
+    path = tmp_path / "c"
+    rich_model().fit(X, y, optimizer="adam", callbacks=[xpnn.ModelCheckpoint(path)], **fit_arguments(epochs=1))
+    with pytest.raises(ValueError, match=r"does not match this model's architecture"):
+        xpnn.Model(xpnn.Dense(2, 3)).fit(X, y, optimizer="adam", resume_from=path, **fit_arguments())
+
+
+def test_unknown_layer_class_in_the_architecture(xp, tmp_path):
+    from xpnn.checkpoint import MODEL_FORMAT, write_file
+
+    path = tmp_path / "odd"
+    write_file(path, MODEL_FORMAT, {"architecture": {"class": "os.system", "config": {}},
+                                    "state": {"names": [], "arrays": []}})
+    with pytest.raises(ValueError, match=r"cannot rebuild the model.*unknown layer class 'os.system'"):
+        xpnn.load(path)

@@ -1,0 +1,180 @@
+"""Bad input to fit / predict / evaluate: a clear error naming the argument, raised before any
+training step (the weights are untouched afterwards)."""
+
+import numpy as np
+import pytest
+
+import xpnn
+
+
+def small_model():
+    return xpnn.Model(xpnn.Dense(4, 8, activation="relu"), xpnn.Dense(8, 3))
+
+
+def data(n=12):
+    rng = np.random.default_rng(0)
+    return rng.normal(size=(n, 4)), rng.integers(0, 3, size=n)
+
+
+def weights(model):
+    return [xpnn.to_numpy(p.value).copy() for p in model.parameters()]
+
+
+def assert_fit_refused(match, error=ValueError, X=None, y=None, **kwargs):
+    model = small_model()
+    before = weights(model)
+    X_default, y_default = data()
+    arguments = dict(loss="cross_entropy", optimizer="adam", epochs=2, verbose=0)
+    arguments.update(kwargs)
+    with pytest.raises(error, match=match):
+        model.fit(X_default if X is None else X, y_default if y is None else y, **arguments)
+    for old, new in zip(before, weights(model)):
+        assert np.array_equal(old, new), "weights changed although fit refused its input"
+
+
+def test_nan_in_X(xp):
+    X, _ = data()
+    X[3, 1] = np.nan
+    assert_fit_refused(r"fit: X contains 1 NaN and 0 infinite values \(first in sample 3\)", X=X)
+
+
+def test_inf_in_X(xp):
+    X, _ = data()
+    X[5, 0] = -np.inf
+    assert_fit_refused(r"X contains 0 NaN and 1 infinite", X=X)
+
+
+def test_nan_in_y_for_regression(xp):
+    X, _ = data()
+    y = np.ones((12, 3))
+    y[2, 2] = np.nan
+    assert_fit_refused(r"fit: y contains 1 NaN", X=X, y=y, loss="mse")
+
+
+def test_empty_X(xp):
+    assert_fit_refused(r"fit: X is empty", X=np.zeros((0, 4)), y=np.zeros(0, dtype=int))
+
+
+def test_one_dimensional_X(xp):
+    assert_fit_refused(r"X must have shape \(samples, features\).*reshape", X=np.zeros(12))
+
+
+def test_X_and_y_lengths_differ(xp):
+    X, y = data()
+    assert_fit_refused(r"y has 11 samples but X has 12", X=X, y=y[:11])
+
+
+def test_wrong_feature_count(xp):
+    assert_fit_refused(r"X of shape \(12, 5\) does not fit the model.*in_features=4",
+                       X=np.zeros((12, 5)))
+
+
+def test_labels_above_the_model_classes(xp):
+    X, y = data()
+    y[4] = 3
+    assert_fit_refused(r"y has class labels from 0 to 3, but the model has 3 outputs", y=y)
+
+
+def test_negative_labels(xp):
+    X, y = data()
+    y[0] = -1
+    assert_fit_refused(r"labels must lie in \[0, 2\]", y=y)
+
+
+def test_fractional_labels(xp):
+    X, y = data()
+    y = y.astype(float)
+    y[1] = 0.5
+    assert_fit_refused(r"y holds class labels .* whole numbers", y=y)
+
+
+def test_binary_targets_outside_0_1(xp):
+    model_X = np.zeros((12, 4))
+    y = np.full((12, 3), 2.0)
+    assert_fit_refused(r"y must hold 0/1 labels or probabilities in \[0, 1\]", X=model_X, y=y,
+                       loss="binary_cross_entropy")
+
+
+def test_target_shape_does_not_match_the_output(xp):
+    assert_fit_refused(r"y does not match the model's output for this loss", y=np.zeros((12, 2)), loss="mse")
+
+
+def test_non_numeric_X(xp):
+    assert_fit_refused(r"X cannot be turned into a numeric array", error=TypeError,
+                       X=[["a"] * 4] * 12)
+
+
+@pytest.mark.parametrize("batch_size", [0, -1, 2.5, True])
+def test_batch_size(xp, batch_size):
+    assert_fit_refused(r"fit: batch_size must be a positive int or None", batch_size=batch_size)
+
+
+@pytest.mark.parametrize("epochs", [-1, 1.5, None])
+def test_epochs(xp, epochs):
+    assert_fit_refused(r"fit: epochs must be an int >= 0", epochs=epochs)
+
+
+@pytest.mark.parametrize("split", [1.0, -0.1, 1.5, float("nan"), "0.2"])
+def test_validation_split_outside_0_1(xp, split):
+    assert_fit_refused(r"fit: validation_split must be a number in \[0, 1\)", validation_split=split)
+
+
+def test_validation_split_leaving_nothing(xp):
+    assert_fit_refused(r"validation_split=0.05 of 12 samples leaves 0 for validation", validation_split=0.05)
+
+
+def test_validation_data_checked_like_training_data(xp):
+    X, y = data()
+    X_val = X.copy()
+    X_val[0, 0] = np.nan
+    assert_fit_refused(r"validation_data\[0\] contains 1 NaN", validation_data=(X_val, y))
+    assert_fit_refused(r"validation_data must be a pair", validation_data=X)
+
+
+def test_unknown_names(xp):
+    assert_fit_refused(r"fit: loss: unknown loss 'hinge'", loss="hinge")
+    assert_fit_refused(r"fit: optimizer: .*'adamax'", optimizer="adamax")
+    assert_fit_refused(r"fit: metrics: unknown metric 'f1'", metrics=("f1",))
+
+
+def test_missing_optimizer(xp):
+    assert_fit_refused(r"fit: optimizer is required", optimizer=None)
+
+
+def test_callbacks_must_be_callbacks(xp):
+    assert_fit_refused(r"callbacks\[0\] must be an xpnn Callback", error=TypeError, callbacks=[print])
+
+
+def test_verbose(xp):
+    assert_fit_refused(r"verbose must be 0", verbose=3)
+
+
+def test_early_stopping_on_val_loss_without_validation(xp):
+    assert_fit_refused(r"EarlyStopping: monitor='val_loss' needs validation data",
+                       callbacks=[xpnn.EarlyStopping(patience=1)])
+
+
+def test_resume_from_a_missing_file(xp, tmp_path):
+    assert_fit_refused(r"no such file", error=FileNotFoundError, resume_from=tmp_path / "none.npz")
+
+
+def test_predict_checks_its_input(xp):
+    model = small_model()
+    with pytest.raises(ValueError, match=r"predict: X contains 1 NaN"):
+        model.predict(np.array([[1.0, np.nan, 0.0, 0.0]]))
+    with pytest.raises(ValueError, match=r"predict: X is empty"):
+        model.predict(np.zeros((0, 4)))
+    with pytest.raises(ValueError, match=r"predict: X of shape \(2, 3\) does not fit the model"):
+        model.predict(np.zeros((2, 3)))
+    with pytest.raises(ValueError, match=r"predict: batch_size must be a positive int"):
+        model.predict(np.zeros((2, 4)), batch_size=0)
+
+
+def test_evaluate_checks_its_input(xp):
+    model = small_model()
+    X, y = data()
+    with pytest.raises(ValueError, match=r"evaluate: loss is required"):
+        model.evaluate(X, y)
+    y[0] = 7
+    with pytest.raises(ValueError, match=r"evaluate: y has class labels from 0 to 7"):
+        model.evaluate(X, y, loss="cross_entropy")

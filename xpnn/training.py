@@ -1,0 +1,322 @@
+"""The fit loop: mini-batch gradient descent with validation, metrics, callbacks and resuming.
+
+Every argument and every array is checked before the first step (``fit_data``). Host data
+moves to the active backend once; each epoch draws one shuffle permutation on the host and
+gathers the data with it on the device. Losses and metrics are summed on the device and read
+once per epoch, so a GPU is never made to wait inside an epoch. ``batch_size`` picks the
+seed's flavours of gradient descent: the whole set (batch), 1 (stochastic) or in between.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+
+from . import backend, fit_data, losses, metrics as metrics_module, optimizers
+from .backend import DeviceRandom, namespace_of
+from .callbacks import Callback, History, ProgressBar
+from .checkpoint import CHECKPOINT_FORMAT, assign_model_state, model_state, read_file, write_file
+from .layer import layer_config
+from .losses import BinaryCrossEntropy, CrossEntropy
+
+
+class Trainer:
+    """The state of one ``fit`` call, which callbacks see as ``callback.trainer``."""
+
+    def __init__(self, model, loss, optimizer, metric_list, callbacks, *, epochs, batch_size,
+                 shuffle, shuffle_rng, has_validation, steps_per_epoch, verbose):
+        self.model, self.loss, self.optimizer = model, loss, optimizer
+        self.metrics, self.callbacks = metric_list, callbacks
+        self.epochs, self.batch_size, self.shuffle = epochs, batch_size, shuffle
+        self.shuffle_rng = shuffle_rng
+        self.has_validation, self.steps_per_epoch, self.verbose = has_validation, steps_per_epoch, verbose
+        self.history = History()
+        self.initial_epoch = 0
+        self.completed_epochs = 0
+        self.stop_training = False
+        self._saved_callbacks = []
+
+    def stop(self, reason: str) -> None:
+        """Ask the loop to end after this epoch; ``history.stop_reason`` keeps why."""
+        self.stop_training = True
+        self.history.stop_reason = reason
+
+    # -- checkpoints
+    def _random_streams(self) -> list[DeviceRandom]:
+        return [layer.random for layer in self.model.walk() if isinstance(getattr(layer, "random", None), DeviceRandom)]
+
+    def checkpoint_content(self) -> dict:
+        return {
+            "architecture": layer_config(self.model),
+            "state": model_state(self.model),
+            "epoch": self.completed_epochs,
+            "fit": {"batch_size": self.batch_size, "shuffle": self.shuffle, "epochs": self.epochs},
+            "optimizer": self.optimizer.state_dict(),
+            "history": self.history.state_dict(),
+            "shuffle_rng": self.shuffle_rng.bit_generator.state,
+            "layer_random": [stream.state_dict() for stream in self._random_streams()],
+            "callbacks": [{"class": type(c).__name__, "state": c.state_dict()} for c in self.callbacks],
+        }
+
+    def save_checkpoint(self, path) -> None:
+        """Everything needed to continue this run exactly, written atomically to ``path``."""
+        write_file(path, CHECKPOINT_FORMAT, self.checkpoint_content())
+
+    def restore(self, content: dict, path) -> None:
+        """Continue from a checkpoint read by ``read_checkpoint``; the model was checked already."""
+        streams = self._random_streams()
+        saved_streams = content["layer_random"]
+        if len(saved_streams) != len(streams):
+            raise ValueError(f"{path}: does not match this model's architecture: it has "
+                             f"{len(saved_streams)} random layers (dropout), the model {len(streams)}")
+        saved_fit = content.get("fit", {})
+        for key in ("batch_size", "shuffle"):
+            if saved_fit.get(key) != getattr(self, key):
+                warnings.warn(f"resuming from {path} with {key}={getattr(self, key)!r}, but the run was "
+                              f"saved with {key}={saved_fit.get(key)!r}: it will not continue exactly",
+                              RuntimeWarning, stacklevel=3)
+        assign_model_state(self.model, content["state"], path)
+        self.optimizer.load_state_dict(content["optimizer"], self.model.parameters())
+        for stream, state in zip(streams, saved_streams):
+            stream.load_state_dict(state)
+        self.shuffle_rng.bit_generator.state = content["shuffle_rng"]
+        self.history = History(**content["history"])
+        self.initial_epoch = self.completed_epochs = int(content["epoch"])
+        self._saved_callbacks = content["callbacks"]
+
+    def _restore_callbacks(self) -> None:
+        """Saved callback state goes to the callback of the same class, in order; it is loaded
+        after ``on_train_begin``, which would otherwise reset it."""
+        saved = {}
+        for entry in self._saved_callbacks:
+            saved.setdefault(entry["class"], []).append(entry["state"])
+        for callback in self.callbacks:
+            states = saved.get(type(callback).__name__)
+            if states:
+                callback.load_state_dict(states.pop(0))
+
+    # -- the loop
+    def run(self, X, y, validation) -> History:
+        params = self.model.parameters()
+        xp = namespace_of(X=X)
+        samples = X.shape[0]
+        step = self.batch_size or samples
+        self._call("on_train_begin", {})
+        self._restore_callbacks()
+        for epoch in range(self.initial_epoch, self.epochs):
+            self.optimizer.set_epoch(epoch)
+            self._call("on_epoch_begin", epoch, {})
+            if self.shuffle:
+                order = backend.asarray_like(self.shuffle_rng.permutation(samples), like=X)
+                X_epoch, y_epoch = xp.take(X, order, axis=0), xp.take(y, order, axis=0)
+            else:
+                X_epoch, y_epoch = X, y
+            for metric in self.metrics:
+                metric.reset()
+            loss_sum = None
+            for batch, (start, stop) in enumerate(batch_bounds(samples, step)):
+                xb, yb = X_epoch[start:stop, ...], y_epoch[start:stop, ...]
+                out, backward = self.model.forward(xb, training=True)
+                value, loss_backward = self.loss.forward(out, yb)
+                self.model.zero_grad()
+                backward(loss_backward())
+                self.optimizer.step(params)
+                weighted = xp.astype(value, xp.float64) * xb.shape[0]
+                loss_sum = weighted if loss_sum is None else loss_sum + weighted
+                for metric in self.metrics:
+                    metric.update(out, yb)
+                self._call("on_batch_end", batch, {"loss": value, "size": xb.shape[0]})
+            logs = {"loss": float(loss_sum) / samples}  # the one host read of the epoch
+            logs.update({metric.name: metric.result() for metric in self.metrics})
+            if validation is not None:
+                logs.update({f"val_{k}": v for k, v in evaluate_arrays(self.model, *validation, self.loss,
+                                                                      self.metrics, self.batch_size).items()})
+            self.history.append(epoch, logs)
+            self.completed_epochs = epoch + 1
+            self.optimizer.on_epoch_end(epoch, logs)
+            self._call("on_epoch_end", epoch, logs)
+            if self.stop_training:
+                break
+        self._call("on_train_end", {})
+        return self.history
+
+    def _call(self, hook: str, *args) -> None:
+        for callback in self.callbacks:
+            getattr(callback, hook)(*args)
+
+
+def batch_bounds(samples: int, step: int):
+    """(start, stop) of each batch; the last may be short. Stops never pass the end: the array
+    API leaves out-of-range slice bounds unspecified."""
+    return [(start, min(start + step, samples)) for start in range(0, samples, step)]
+
+
+def evaluate_arrays(model, X, y, loss, metric_list, batch_size) -> dict:
+    """Mean loss and metrics over checked, on-backend arrays, in inference mode."""
+    xp = namespace_of(X=X)
+    samples = X.shape[0]
+    step = batch_size or samples
+    for metric in metric_list:
+        metric.reset()
+    loss_sum = None
+    for start, stop in batch_bounds(samples, step):
+        xb, yb = X[start:stop, ...], y[start:stop, ...]
+        out = model(xb)
+        weighted = xp.astype(loss(out, yb), xp.float64) * xb.shape[0]
+        loss_sum = weighted if loss_sum is None else loss_sum + weighted
+        for metric in metric_list:
+            metric.update(out, yb)
+    results = {"loss": float(loss_sum) / samples}
+    results.update({metric.name: metric.result() for metric in metric_list})
+    return results
+
+
+# ---------------------------------------------------------------- argument checks
+
+def _metrics_for(spec, loss, where: str) -> list:
+    if spec == "auto":
+        spec = ("accuracy",) if isinstance(loss, (CrossEntropy, BinaryCrossEntropy)) else ()
+    if spec is None:
+        spec = ()
+    if isinstance(spec, (str, metrics_module.Metric)):
+        spec = (spec,)
+    found = []
+    for item in spec:
+        if isinstance(item, str) and item.strip().lower() in ("accuracy", "acc") and isinstance(loss, BinaryCrossEntropy):
+            # Keras' rule: "accuracy" with a binary loss means binary accuracy, at 0 for logits
+            found.append(metrics_module.BinaryAccuracy(threshold=0.0 if loss.from_logits else 0.5))
+            continue
+        try:
+            found.append(metrics_module.get(item))
+        except ValueError as error:
+            raise ValueError(f"{where}: metrics: {error}") from None
+    names = [metric.name for metric in found]
+    if len(set(names)) != len(names):
+        raise ValueError(f"{where}: metrics lists {names}; each metric may appear once")
+    return found
+
+
+def _count(value, arg: str, where: str, *, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"{where}: {arg} must be an int >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _split_fraction(value, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 <= value < 1.0 \
+            or not math.isfinite(value):
+        raise ValueError(f"{where}: validation_split must be a number in [0, 1), got {value!r}")
+    return float(value)
+
+
+def _shuffle_generator(seed, where: str):
+    try:
+        if seed is None:
+            return backend.rng(int(backend.rng().integers(2**63)))
+        return backend.rng(seed)
+    except TypeError as error:
+        raise TypeError(f"{where}: seed: {error}") from None
+
+
+def checked_pair(model, X, y, loss, where: str, names=("X", "y")):
+    """X and y on the backend, in the model's dtype, checked against each other, the model
+    (one sample is run through it) and the loss."""
+    dtype = fit_data.model_dtype(model)
+    X = fit_data.features(X, names[0], where, dtype)
+    probe = fit_data.probe_output(model, X, where)
+    outputs = probe.shape[-1] if probe.ndim > 1 else 1
+    y = fit_data.targets(y, names[1], where, samples=X.shape[0], loss=loss, outputs=outputs, dtype=probe.dtype)
+    try:
+        loss.forward(probe, y[:1, ...])
+    except (ValueError, TypeError) as error:
+        raise ValueError(f"{where}: {names[1]} does not match the model's output for this loss: {error}") from None
+    return X, y
+
+
+def fit(model, X, y, *, loss, optimizer=None, epochs: int = 1, batch_size: int | None = 32,
+        shuffle: bool = True, validation_split: float = 0.0, validation_data=None,
+        metrics="auto", callbacks=(), seed=None, verbose: int = 1, resume_from=None) -> History:
+    """Train ``model`` (any Layer) on (X, y); see ``Model.fit`` for the arguments."""
+    where = "fit"
+    epochs = _count(epochs, "epochs", where, minimum=0)
+    batch_size = fit_data.batch_size(batch_size, "batch_size", where)
+    validation_split = _split_fraction(validation_split, where)
+    if verbose not in (0, 1, 2):
+        raise ValueError(f"{where}: verbose must be 0 (silent), 1 (progress bar) or 2 (a line per epoch), got {verbose!r}")
+    callbacks = list(callbacks or ())
+    for index, callback in enumerate(callbacks):
+        if not isinstance(callback, Callback):
+            raise TypeError(f"{where}: callbacks[{index}] must be an xpnn Callback, got {type(callback).__name__}")
+    try:
+        loss = losses.get(loss)
+    except ValueError as error:
+        raise ValueError(f"{where}: loss: {error}") from None
+    metric_list = _metrics_for(metrics, loss, where)
+    checkpoint = read_file(resume_from, (CHECKPOINT_FORMAT,)) if resume_from is not None else None
+    if optimizer is None:
+        if checkpoint is None:
+            raise ValueError(f"{where}: optimizer is required (a name such as 'adam' or an Optimizer)")
+        optimizer = optimizers.optimizer_from_config(checkpoint["optimizer"])
+    try:
+        optimizer = optimizers.get(optimizer)
+    except ValueError as error:
+        raise ValueError(f"{where}: optimizer: {error}") from None
+
+    X, y = checked_pair(model, X, y, loss, where)
+    validation = None
+    if validation_data is not None:
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+            raise ValueError(f"{where}: validation_data must be a pair (X_val, y_val), got {type(validation_data).__name__}")
+        validation = checked_pair(model, *validation_data, loss, where,
+                                  names=("validation_data[0]", "validation_data[1]"))
+    elif validation_split:
+        held_out = int(X.shape[0] * validation_split)
+        if held_out == 0 or held_out == X.shape[0]:
+            raise ValueError(f"{where}: validation_split={validation_split} of {X.shape[0]} samples leaves "
+                             f"{held_out} for validation and {X.shape[0] - held_out} for training; both need at least one")
+        # the LAST samples, before any shuffling, as Keras does: the split is the same every run
+        validation = (X[-held_out:, ...], y[-held_out:, ...])
+        X, y = X[:-held_out, ...], y[:-held_out, ...]
+
+    if verbose and not any(isinstance(c, ProgressBar) for c in callbacks):
+        callbacks.append(ProgressBar(per_epoch_lines=verbose == 2))
+    callbacks.sort(key=lambda c: c.order)  # stable: list order within one order value
+    step = batch_size or X.shape[0]
+    trainer = Trainer(model, loss, optimizer, metric_list, callbacks, epochs=epochs,
+                      batch_size=batch_size, shuffle=bool(shuffle), shuffle_rng=_shuffle_generator(seed, where),
+                      has_validation=validation is not None,
+                      steps_per_epoch=-(-X.shape[0] // step), verbose=verbose)
+    for callback in callbacks:
+        callback.set_trainer(trainer)
+    if checkpoint is not None:
+        trainer.restore(checkpoint, resume_from)
+
+    checking, loss.validate = loss.validate, False  # the data was checked once above
+    try:
+        return trainer.run(X, y, validation)
+    finally:
+        loss.validate = checking
+
+
+def predict(model, X, *, batch_size: int | None = None):
+    """The model's outputs for X (inference mode) as an array of the active backend."""
+    batch_size = fit_data.batch_size(batch_size, "batch_size", "predict")
+    X = fit_data.features(X, "X", "predict", fit_data.model_dtype(model))
+    fit_data.probe_output(model, X, "predict")
+    step = batch_size or X.shape[0]
+    outputs = [model(X[start:stop, ...]) for start, stop in batch_bounds(X.shape[0], step)]
+    return outputs[0] if len(outputs) == 1 else namespace_of(X=X).concat(outputs, axis=0)
+
+
+def evaluate(model, X, y, *, loss, metrics="auto", batch_size: int | None = None) -> dict:
+    """Mean loss and metrics on (X, y) in inference mode, as ``{"loss": ..., "accuracy": ...}``."""
+    where = "evaluate"
+    batch_size = fit_data.batch_size(batch_size, "batch_size", where)
+    try:
+        loss = losses.get(loss)
+    except ValueError as error:
+        raise ValueError(f"{where}: loss: {error}") from None
+    metric_list = _metrics_for(metrics, loss, where)
+    X, y = checked_pair(model, X, y, loss, where)
+    return evaluate_arrays(model, X, y, loss, metric_list, batch_size)
