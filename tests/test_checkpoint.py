@@ -251,3 +251,21 @@ def test_unknown_layer_class_in_the_architecture(xp, tmp_path):
                                     "state": {"names": [], "arrays": []}})
     with pytest.raises(ValueError, match=r"cannot rebuild the model.*unknown layer class 'os.system'"):
         xpnn.load(path)
+
+
+def test_resuming_a_run_that_stopped_early_trains_no_further(tmp_path):
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(60, 2)), rng.integers(0, 3, size=60)  # random labels: stops early
+    arguments = fit_arguments(epochs=80, validation_split=0.3)
+    straight = rich_model()
+    expected = straight.fit(X, y, optimizer="adam", callbacks=[xpnn.EarlyStopping(patience=2)], **arguments)
+    assert expected.stop_reason and len(expected.epoch) < 80
+    path = tmp_path / "c"
+    rich_model().fit(X, y, optimizer="adam", callbacks=[xpnn.EarlyStopping(patience=2), xpnn.ModelCheckpoint(path)],
+                     **arguments)
+    resumed = rich_model(seed=5)
+    history = resumed.fit(X, y, optimizer="adam", callbacks=[xpnn.EarlyStopping(patience=2)],
+                          resume_from=path, **arguments)
+    assert history.epoch == expected.epoch and history.stop_reason == expected.stop_reason
+    reference = host_state(straight)  # the best epoch's weights, restored by EarlyStopping
+    assert all(np.array_equal(v, reference[k]) for k, v in host_state(resumed).items())

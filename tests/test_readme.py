@@ -1,12 +1,25 @@
-"""The README's example must run as printed."""
+"""The README's examples must run as printed."""
 
 import pathlib
 import re
 
+README = (pathlib.Path(__file__).parent.parent / "README.md").read_text()
 
-def test_readme_example_runs():
-    text = (pathlib.Path(__file__).parent.parent / "README.md").read_text()
-    example = re.search(r"## A model.*?```python\n(.*?)```", text, re.S).group(1)
+
+def run_example(heading):
+    example = re.search(rf"## {heading}.*?```python\n(.*?)```", README, re.S).group(1)
     namespace = {}
-    exec(compile(example, "README.md example", "exec"), namespace)
-    assert namespace["dx"].shape == (8, 4)
+    exec(compile(example, f"README.md, {heading}", "exec"), namespace)
+    return namespace
+
+
+def test_model_example_runs():
+    assert run_example("A model")["dx"].shape == (8, 4)
+
+
+def test_training_example_runs(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # it writes run.ckpt and xor.xpnn
+    namespace = run_example("Training")
+    assert namespace["history"].stop_reason.startswith("EarlyStopping")
+    assert namespace["model"].evaluate(namespace["X"][-120:], namespace["y"][-120:])["accuracy"] > 0.9
+    assert {"run.ckpt", "xor.xpnn"} <= {p.name for p in tmp_path.iterdir()}

@@ -45,10 +45,10 @@ class History:
     """Per-epoch logs: ``history.history["loss"]``, ``["val_loss"]``, ``["accuracy"]``...;
     ``epoch`` lists the epoch indices; ``stop_reason`` says why training ended early."""
 
-    def __init__(self, history=None, epoch=None):
+    def __init__(self, history=None, epoch=None, stop_reason=None):
         self.history: dict[str, list[float]] = {k: list(v) for k, v in (history or {}).items()}
         self.epoch: list[int] = list(epoch or [])
-        self.stop_reason: str | None = None
+        self.stop_reason: str | None = stop_reason
 
     def append(self, epoch: int, logs: dict) -> None:
         self.epoch.append(epoch)
@@ -59,7 +59,7 @@ class History:
         return self.history[key]
 
     def state_dict(self) -> dict:
-        return {"history": self.history, "epoch": self.epoch}
+        return {"history": self.history, "epoch": self.epoch, "stop_reason": self.stop_reason}
 
     def __repr__(self) -> str:
         return f"History(epochs={len(self.epoch)}, keys={sorted(self.history)})"

@@ -82,6 +82,9 @@ class Trainer:
             stream.load_state_dict(state)
         self.shuffle_rng.bit_generator.state = content["shuffle_rng"]
         self.history = History(**content["history"])
+        # a run that had already stopped (early stopping, NaN) stays stopped, as it would have
+        # without the interruption; on_train_end still runs (restoring the best weights)
+        self.stop_training = self.history.stop_reason is not None
         self.initial_epoch = self.completed_epochs = int(content["epoch"])
         self._saved_callbacks = content["callbacks"]
 
@@ -105,6 +108,8 @@ class Trainer:
         self._call("on_train_begin", {})
         self._restore_callbacks()
         for epoch in range(self.initial_epoch, self.epochs):
+            if self.stop_training:
+                break
             self.optimizer.set_epoch(epoch)
             self._call("on_epoch_begin", epoch, {})
             if self.shuffle:
@@ -136,8 +141,6 @@ class Trainer:
             self.completed_epochs = epoch + 1
             self.optimizer.on_epoch_end(epoch, logs)
             self._call("on_epoch_end", epoch, logs)
-            if self.stop_training:
-                break
         self._call("on_train_end", {})
         return self.history
 
