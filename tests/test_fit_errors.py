@@ -178,3 +178,11 @@ def test_evaluate_checks_its_input(xp):
     y[0] = 7
     with pytest.raises(ValueError, match=r"evaluate: y has class labels from 0 to 7"):
         model.evaluate(X, y, loss="cross_entropy")
+
+
+def test_a_last_batch_of_one_sample_with_batchnorm(xp):
+    model = xpnn.Model(xpnn.Dense(4, 8), xpnn.BatchNorm(8), xpnn.Dense(8, 3))
+    X, y = data(13)
+    with pytest.raises(ValueError, match=r"batch_size=4 leaves a last batch of 1 sample out of 13"):
+        model.fit(X, y, loss="cross_entropy", optimizer="adam", batch_size=4, verbose=0)
+    model.fit(X, y, loss="cross_entropy", optimizer="adam", batch_size=5, verbose=0)

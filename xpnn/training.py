@@ -19,6 +19,7 @@ from .callbacks import Callback, History, ProgressBar
 from .checkpoint import CHECKPOINT_FORMAT, assign_model_state, model_state, read_file, write_file
 from .layer import layer_config
 from .losses import BinaryCrossEntropy, CrossEntropy
+from .normalization import BatchNorm
 
 
 class Trainer:
@@ -282,10 +283,15 @@ def fit(model, X, y, *, loss, optimizer=None, epochs: int = 1, batch_size: int |
         validation = (X[-held_out:, ...], y[-held_out:, ...])
         X, y = X[:-held_out, ...], y[:-held_out, ...]
 
+    step = batch_size or X.shape[0]
+    if X.shape[0] % step == 1 and any(isinstance(layer, BatchNorm) for layer in model.walk()):
+        raise ValueError(
+            f"{where}: batch_size={batch_size} leaves a last batch of 1 sample out of {X.shape[0]} "
+            "training samples, and BatchNorm cannot normalise a single sample; choose another batch_size"
+        )
     if verbose and not any(isinstance(c, ProgressBar) for c in callbacks):
         callbacks.append(ProgressBar(per_epoch_lines=verbose == 2))
     callbacks.sort(key=lambda c: c.order)  # stable: list order within one order value
-    step = batch_size or X.shape[0]
     trainer = Trainer(model, loss, optimizer, metric_list, callbacks, epochs=epochs,
                       batch_size=batch_size, shuffle=bool(shuffle), shuffle_rng=_shuffle_generator(seed, where),
                       has_validation=validation is not None,
