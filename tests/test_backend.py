@@ -120,7 +120,7 @@ def test_only_the_backend_module_names_numpy_or_cupy():
 
     package = pathlib.Path(xpnn.__file__).parent
     pattern = re.compile(r"^\s*(import|from)\s+(numpy|cupy|cupyx)\b", re.MULTILINE)
-    offenders = [path.name for path in package.glob("*.py")
+    offenders = [path.name for path in package.rglob("*.py")
                  if path.name != "backend.py" and pattern.search(path.read_text())]
     assert offenders == []
 

@@ -186,7 +186,7 @@ def test_a_truncated_file_is_named_in_the_error(xp, tmp_path):
     rich_model().save(path)
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
-    with pytest.raises(ValueError, match=rf"{path}: not a readable xpnn file \(truncated or corrupted\?\)"):
+    with pytest.raises(ValueError, match=rf"{path}: not a readable \.npz archive \(truncated or corrupted\?\)"):
         xpnn.load(path)
 
 
@@ -199,14 +199,14 @@ def test_a_corrupted_array_is_caught(xp, tmp_path):
     middle = info.header_offset + 30 + len(info.filename) + info.compress_size // 2
     data[middle] ^= 0xFF  # one flipped byte inside the first weight array
     path.write_bytes(bytes(data))
-    with pytest.raises(ValueError, match=rf"{path}: not a readable xpnn file"):
+    with pytest.raises(ValueError, match=rf"{path}: not a readable \.npz archive"):
         xpnn.load(path)
 
 
 def test_files_that_are_not_xpnn_files(xp, tmp_path):
     garbage = tmp_path / "garbage"
     garbage.write_bytes(os.urandom(300))
-    with pytest.raises(ValueError, match=rf"{garbage}: not a readable xpnn file"):
+    with pytest.raises(ValueError, match=rf"{garbage}: not a readable \.npz archive"):
         xpnn.load(garbage)
     plain = tmp_path / "plain.npz"
     np.savez(plain, weights=np.ones(3))
@@ -217,7 +217,7 @@ def test_files_that_are_not_xpnn_files(xp, tmp_path):
 def test_pickles_are_never_loaded(xp, tmp_path):
     sneaky = tmp_path / "sneaky.npz"
     np.savez(sneaky, __xpnn_meta__=np.frombuffer(b"{}", dtype=np.uint8), a0=np.array([object()], dtype=object))
-    with pytest.raises(ValueError, match=r"sneaky.npz: not a readable xpnn file.*allow_pickle"):
+    with pytest.raises(ValueError, match=r"sneaky.npz: not a readable \.npz archive.*allow_pickle"):
         xpnn.load(sneaky)
 
 

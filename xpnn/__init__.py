@@ -5,8 +5,8 @@ Choose the backend with ``XPNN_BACKEND`` or ``xpnn.use_backend(name)``.
 """
 
 from . import (
-    activations, backend, callbacks, checkpoint, init, losses, metrics, optimizers, schedules,
-    testing, training,
+    activations, backend, callbacks, checkpoint, datasets, init, losses, metrics, optimizers,
+    schedules, testing, training,
 )
 from .activations import (
     ELU, GELU, SELU, Gaussian, HardSigmoid, HardTanh, Identity, LeakyReLU, LogSoftmax, Mish,
@@ -32,7 +32,7 @@ from .testing import check_backends, gradcheck
 __version__ = "0.1.0"
 
 __all__ = [
-    "activations", "backend", "callbacks", "checkpoint", "init", "losses", "metrics",
+    "activations", "backend", "callbacks", "checkpoint", "datasets", "init", "losses", "metrics",
     "optimizers", "schedules", "testing", "training",
     "BackendError", "asarray", "set_seed", "to_numpy", "use_backend",
     "Parameter", "Buffer", "Layer", "Dense", "Sequential", "Model", "load",

@@ -423,23 +423,51 @@ def _write_npz(stream, payload: dict) -> None:
     numpy.savez(stream, **payload)
 
 
+def _npz_contents(path) -> dict:
+    """Every array of the .npz archive at ``path`` as host arrays; never unpickles.
+    FileNotFoundError, or ValueError naming the file and the problem."""
+    import zipfile
+
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path}: no such file")
+    try:
+        loaded = numpy.load(path, allow_pickle=False)
+        if not hasattr(loaded, "files"):
+            raise ValueError(f"{path}: holds a single array (.npy), not an .npz archive of named arrays")
+        with loaded as archive:
+            return {key: archive[key] for key in archive.files}
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, KeyError) as error:
+        if str(error).startswith(f"{path}:"):
+            raise
+        raise ValueError(
+            f"{path}: not a readable .npz archive (truncated or corrupted?): {type(error).__name__}: {error}"
+        ) from None
+
+
+def read_npz(path, keys=None, optional=()) -> dict:
+    """Host arrays from the .npz archive at ``path``: those named in ``keys`` (all when None)
+    plus whichever of ``optional`` are there. Never unpickles; a missing key is a ValueError
+    that lists what the archive holds."""
+    arrays = _npz_contents(path)
+    wanted = list(arrays) if keys is None else list(keys)
+    missing = [key for key in wanted if key not in arrays]
+    if missing:
+        raise ValueError(
+            f"{path}: no array named {missing[0]!r}; the archive holds: "
+            + (", ".join(repr(name) for name in arrays) or "no arrays")
+        )
+    wanted += [key for key in optional if key in arrays and key not in wanted]
+    return {key: arrays[key] for key in wanted}
+
+
 def read_arrays(path) -> tuple[dict, dict]:
     """(arrays, meta) from a file written by ``write_arrays_atomically``; never unpickles.
 
     Raises ValueError naming the file and the problem for anything unreadable.
     """
     import json
-    import zipfile
 
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"{path}: no such file")
-    try:
-        with numpy.load(path, allow_pickle=False) as archive:
-            arrays = {key: archive[key] for key in archive.files}
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, KeyError) as error:
-        raise ValueError(
-            f"{path}: not a readable xpnn file (truncated or corrupted?): {type(error).__name__}: {error}"
-        ) from None
+    arrays = _npz_contents(path)
     raw = arrays.pop(_META_KEY, None)
     if raw is None:
         raise ValueError(f"{path}: not an xpnn file (no {_META_KEY} entry)")
