@@ -269,3 +269,25 @@ def test_resuming_a_run_that_stopped_early_trains_no_further(tmp_path):
     assert history.epoch == expected.epoch and history.stop_reason == expected.stop_reason
     reference = host_state(straight)  # the best epoch's weights, restored by EarlyStopping
     assert all(np.array_equal(v, reference[k]) for k, v in host_state(resumed).items())
+
+
+def test_resuming_with_another_optimizer_is_refused_and_changes_nothing(xp, tmp_path):
+    X, y = blobs()
+    path = tmp_path / "c"
+    rich_model().fit(X, y, optimizer="adam", callbacks=[xpnn.ModelCheckpoint(path)], **fit_arguments(epochs=1))
+    model = rich_model(seed=4)
+    before = host_state(model)
+    with pytest.raises(ValueError, match=rf"{path}: cannot resume with this optimizer: .*saved by 'Adam', not 'SGD'"):
+        model.fit(X, y, optimizer="sgd", resume_from=path, **fit_arguments())
+    assert all(np.array_equal(v, before[k]) for k, v in host_state(model).items())
+
+
+def test_a_checkpoint_missing_entries_is_called_corrupted(xp, tmp_path):
+    from xpnn.checkpoint import CHECKPOINT_FORMAT, model_state, write_file
+
+    X, y = blobs()
+    model = rich_model()
+    path = tmp_path / "partial"
+    write_file(path, CHECKPOINT_FORMAT, {"state": model_state(model)})
+    with pytest.raises(ValueError, match=rf"{path}: corrupted checkpoint: it lacks 'layer_random'"):
+        model.fit(X, y, optimizer="adam", resume_from=path, **fit_arguments())

@@ -15,7 +15,7 @@ import warnings
 
 from . import backend, fit_data, losses, metrics as metrics_module, optimizers
 from .backend import DeviceRandom, namespace_of
-from .callbacks import Callback, History, ProgressBar
+from .callbacks import Callback, History, ProgressBar, restore_state, snapshot_state
 from .checkpoint import CHECKPOINT_FORMAT, assign_model_state, model_state, read_file, write_file
 from .layer import layer_config
 from .losses import BinaryCrossEntropy, CrossEntropy
@@ -65,7 +65,19 @@ class Trainer:
         write_file(path, CHECKPOINT_FORMAT, self.checkpoint_content())
 
     def restore(self, content: dict, path) -> None:
-        """Continue from a checkpoint read by ``read_checkpoint``; the model was checked already."""
+        """Continue from a checkpoint's content (``read_file``). On any problem the model is
+        left exactly as it was and the error names the file."""
+        snapshot = snapshot_state(self.model)
+        try:
+            self._restore(content, path)
+        except KeyError as error:
+            restore_state(self.model, snapshot)
+            raise ValueError(f"{path}: corrupted checkpoint: it lacks {error}") from None
+        except BaseException:
+            restore_state(self.model, snapshot)
+            raise
+
+    def _restore(self, content: dict, path) -> None:
         streams = self._random_streams()
         saved_streams = content["layer_random"]
         if len(saved_streams) != len(streams):
@@ -76,9 +88,12 @@ class Trainer:
             if saved_fit.get(key) != getattr(self, key):
                 warnings.warn(f"resuming from {path} with {key}={getattr(self, key)!r}, but the run was "
                               f"saved with {key}={saved_fit.get(key)!r}: it will not continue exactly",
-                              RuntimeWarning, stacklevel=3)
+                              RuntimeWarning, stacklevel=4)
         assign_model_state(self.model, content["state"], path)
-        self.optimizer.load_state_dict(content["optimizer"], self.model.parameters())
+        try:
+            self.optimizer.load_state_dict(content["optimizer"], self.model.parameters())
+        except (ValueError, TypeError) as error:
+            raise ValueError(f"{path}: cannot resume with this optimizer: {error}") from None
         for stream, state in zip(streams, saved_streams):
             stream.load_state_dict(state)
         self.shuffle_rng.bit_generator.state = content["shuffle_rng"]
