@@ -291,3 +291,19 @@ def test_a_checkpoint_missing_entries_is_called_corrupted(xp, tmp_path):
     write_file(path, CHECKPOINT_FORMAT, {"state": model_state(model)})
     with pytest.raises(ValueError, match=rf"{path}: corrupted checkpoint: it lacks 'layer_random'"):
         model.fit(X, y, optimizer="adam", resume_from=path, **fit_arguments())
+
+
+def test_resume_with_a_learning_rate_function_continues_from_its_last_rate(tmp_path):
+    X, y = blobs()
+    halve = lambda: xpnn.LearningRateScheduler(lambda epoch, lr: lr if epoch == 0 else lr / 2)  # noqa: E731
+    straight = rich_model()
+    straight.fit(X, y, optimizer=xpnn.SGD(lr=0.1), callbacks=[halve()], **fit_arguments(epochs=4))
+    path = tmp_path / "c"
+    rich_model().fit(X, y, optimizer=xpnn.SGD(lr=0.1), callbacks=[halve(), xpnn.ModelCheckpoint(path)],
+                     **fit_arguments(epochs=2))
+    resumed = rich_model(seed=3)
+    optimizer = xpnn.SGD(lr=0.1)
+    resumed.fit(X, y, optimizer=optimizer, callbacks=[halve()], resume_from=path, **fit_arguments(epochs=4))
+    assert optimizer.current_lr == 0.1 / 8
+    expected = host_state(straight)
+    assert all(np.array_equal(v, expected[k]) for k, v in host_state(resumed).items())

@@ -238,6 +238,15 @@ class LearningRateScheduler(Callback):
         if self.verbose:
             print(f"epoch {epoch + 1}: learning rate {lr:.6g}")
 
+    def state_dict(self) -> dict:
+        # a function of (epoch, lr) builds on the rate it set last: a resumed run needs it back
+        lr = self.trainer.optimizer.lr if self.trainer is not None else None
+        return {"lr": lr if isinstance(lr, float) else None}
+
+    def load_state_dict(self, state: dict) -> None:
+        if state.get("lr") is not None:
+            self.trainer.optimizer.lr = float(state["lr"])
+
 
 class TerminateOnNaN(Callback):
     """Stop as soon as an epoch's loss is NaN or infinite, and put back the weights the model
