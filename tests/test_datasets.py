@@ -6,7 +6,6 @@ backend-parametrized; the training check at the end runs on every backend.
 
 import gzip
 import importlib.resources
-import math
 
 import numpy as np
 import pytest

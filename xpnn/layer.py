@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from .backend import namespace_of, resolve_dtype
 from .parameter import Buffer, Parameter
+from .registry import build_registered, class_key
 
 _LAYER_CLASSES: dict[str, type] = {}
 
@@ -125,14 +126,6 @@ class Layer:
         return f"{type(self).__name__}()"
 
 
-def class_key(cls: type) -> str:
-    """xpnn's own layers by bare name ("Dense"); anyone else's by module and name, so a user
-    class called Dense never shadows ours."""
-    if cls.__module__.split(".")[0] == "xpnn":
-        return cls.__name__
-    return f"{cls.__module__}.{cls.__qualname__}"
-
-
 def layer_config(layer: Layer) -> dict:
     """``{"class": name, "config": {...}}``, the JSON form of a layer."""
     return {"class": class_key(type(layer)), "config": layer.get_config()}
@@ -140,14 +133,4 @@ def layer_config(layer: Layer) -> dict:
 
 def layer_from_config(spec: dict) -> Layer:
     """Build a layer from ``layer_config`` output; only known Layer classes are ever built."""
-    if not isinstance(spec, dict) or "class" not in spec or "config" not in spec:
-        raise ValueError(f"a layer config needs 'class' and 'config' keys, got {spec!r:.200}")
-    cls = _LAYER_CLASSES.get(spec["class"])
-    if cls is None:
-        raise ValueError(
-            f"unknown layer class {spec['class']!r} in config; known: {', '.join(sorted(_LAYER_CLASSES))}"
-        )
-    if not isinstance(spec["config"], dict):
-        raise ValueError(f"config of {spec['class']} must be a dict, got {type(spec['config']).__name__}")
-    return cls.from_config(spec["config"])
-
+    return build_registered(spec, _LAYER_CLASSES, "layer")

@@ -18,7 +18,7 @@ import numbers
 from . import backend, schedules
 from ._checks import require_float, require_same_dtype
 from .backend import asarray_like, namespace_of, to_numpy
-from .layer import class_key  # xpnn classes by bare name, anyone else's with their module
+from .registry import build_registered, class_key
 from .parameter import Parameter
 from .schedules import Schedule, _number, schedule_config
 
@@ -407,16 +407,7 @@ def optimizer_config(optimizer: Optimizer) -> dict:
 def optimizer_from_config(spec: dict) -> Optimizer:
     """Build an optimizer from ``optimizer_config`` (or ``state_dict``) output; only
     registered Optimizer classes are ever built."""
-    if not isinstance(spec, dict) or "class" not in spec or "config" not in spec:
-        raise ValueError(f"an optimizer config needs 'class' and 'config' keys, got {spec!r:.200}")
-    cls = _OPTIMIZER_CLASSES.get(spec["class"])
-    if cls is None:
-        raise ValueError(f"unknown optimizer class {spec['class']!r}; known: "
-                         f"{', '.join(sorted(_OPTIMIZER_CLASSES))}")
-    if not isinstance(spec["config"], dict):
-        raise ValueError(f"config of {spec['class']} must be a dict, "
-                         f"got {type(spec['config']).__name__}")
-    return cls.from_config(spec["config"])
+    return build_registered(spec, _OPTIMIZER_CLASSES, "optimizer")
 
 
 def optimizer_from_state(state: dict, params) -> Optimizer:

@@ -15,7 +15,7 @@ import numbers
 import operator
 
 from ._checks import require_finite_number
-from .layer import class_key  # xpnn classes by bare name, anyone else's with their module
+from .registry import build_registered, class_key
 
 _SCHEDULE_CLASSES: dict[str, type] = {}
 
@@ -285,18 +285,7 @@ def schedule_config(schedule: Schedule) -> dict:
 
 def from_config(spec: dict) -> Schedule:
     """Build a schedule from ``schedule_config`` output; only registered classes are built."""
-    if not isinstance(spec, dict) or "class" not in spec or "config" not in spec:
-        raise ValueError(f"a schedule config needs 'class' and 'config' keys, got {spec!r:.200}")
-    cls = _SCHEDULE_CLASSES.get(spec["class"])
-    if cls is None:
-        raise ValueError(
-            f"unknown schedule class {spec['class']!r}; known: "
-            f"{', '.join(sorted(_SCHEDULE_CLASSES))}"
-        )
-    if not isinstance(spec["config"], dict):
-        raise ValueError(f"config of {spec['class']} must be a dict, "
-                         f"got {type(spec['config']).__name__}")
-    return cls.from_config(spec["config"])
+    return build_registered(spec, _SCHEDULE_CLASSES, "schedule")
 
 
 def get(spec) -> Schedule:
