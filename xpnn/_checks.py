@@ -45,3 +45,11 @@ def require_finite_number(value, arg: str, where: str, *, positive: bool = False
     if positive and number <= 0:
         raise ValueError(f"{where}: {arg} must be > 0, got {value!r}")
     return number
+
+
+def require_output_shape(dout, out, where: str) -> None:
+    """A backward pass gets a gradient shaped like the output it is the gradient of."""
+    if tuple(dout.shape) != tuple(out.shape):
+        raise ValueError(
+            f"{where}: dout has shape {tuple(dout.shape)}, expected the output shape {tuple(out.shape)}"
+        )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from . import activations, init as initializers
-from ._checks import require_float, require_positive_int, require_same_dtype
+from ._checks import require_float, require_output_shape, require_positive_int, require_same_dtype
 from .backend import dtype_name, namespace_of
 from .layer import Layer, layer_config, layer_from_config
 from .parameter import Parameter
@@ -45,11 +45,7 @@ class Dense(Layer):
             out, activation_backward = activation.forward(z, training)
 
         def backward(dout):
-            if tuple(dout.shape) != tuple(out.shape):
-                raise ValueError(
-                    f"Dense.backward: dout has shape {tuple(dout.shape)}, expected the output "
-                    f"shape {tuple(out.shape)}"
-                )
+            require_output_shape(dout, out, "Dense.backward")
             delta = dout if activation_backward is None else activation_backward(dout)
             if weight.trainable:
                 weight.accumulate(xp.matrix_transpose(x) @ delta)

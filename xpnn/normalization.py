@@ -8,7 +8,10 @@ one forward helper and one backward formula, written once below.
 from __future__ import annotations
 
 from . import init
-from ._checks import require_finite_number, require_float, require_positive_int, require_same_dtype
+from ._checks import (
+    require_finite_number, require_float, require_output_shape, require_positive_int,
+    require_same_dtype,
+)
 from .backend import dtype_name, namespace_of
 from .layer import Layer
 from .parameter import Buffer, Parameter
@@ -90,11 +93,7 @@ class BatchNorm(Layer):
         out = xhat if gamma is None else xhat * gamma.value + beta.value
 
         def backward(dout):
-            if tuple(dout.shape) != tuple(out.shape):
-                raise ValueError(
-                    f"BatchNorm.backward: dout has shape {tuple(dout.shape)}, expected the "
-                    f"output shape {tuple(out.shape)}"
-                )
+            require_output_shape(dout, out, "BatchNorm.backward")
             if gamma is not None and gamma.trainable:
                 gamma.accumulate(xp.sum(dout * xhat, axis=0))
             if beta is not None and beta.trainable:
@@ -156,11 +155,7 @@ class LayerNorm(Layer):
         out = xhat if gamma is None else xhat * gamma.value + beta.value
 
         def backward(dout):
-            if tuple(dout.shape) != tuple(out.shape):
-                raise ValueError(
-                    f"LayerNorm.backward: dout has shape {tuple(dout.shape)}, expected the "
-                    f"output shape {tuple(out.shape)}"
-                )
+            require_output_shape(dout, out, "LayerNorm.backward")
             # gamma and beta are shared by every leading position (batch, time...): sum them all
             if gamma is not None and gamma.trainable:
                 gamma.accumulate(xp.sum(xp.reshape(dout * xhat, (-1, size)), axis=0))

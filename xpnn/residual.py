@@ -3,6 +3,7 @@ the block (the reason deep residual networks still train)."""
 
 from __future__ import annotations
 
+from ._checks import require_output_shape
 from .backend import namespace_of
 from .layer import Layer, layer_config, layer_from_config
 
@@ -27,11 +28,7 @@ class Residual(Layer):
         out = x + fx
 
         def backward(dout):
-            if tuple(dout.shape) != tuple(out.shape):
-                raise ValueError(
-                    f"Residual.backward: dout has shape {tuple(dout.shape)}, expected the "
-                    f"output shape {tuple(out.shape)}"
-                )
+            require_output_shape(dout, out, "Residual.backward")
             # d(x + f(x))/dx = I + f'(x): the identity path adds dout unchanged
             return dout + block_backward(dout)
 
