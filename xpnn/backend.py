@@ -8,6 +8,7 @@ arrays are created (parameters, data moved in with ``asarray``).
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import os
 from dataclasses import dataclass, replace
@@ -144,6 +145,7 @@ def name() -> str:
     return _current().name
 
 
+@functools.lru_cache(maxsize=None)  # the getattr default formats a module repr: microseconds a call
 def backend_name_of(xp) -> str:
     """The backend name of an array-API namespace, for messages and comparisons."""
     module = getattr(xp, "__name__", str(xp))
@@ -208,11 +210,20 @@ def dtype_name(dtype) -> str:
 
 # ---------------------------------------------------------------- moving data
 
+# An array's namespace depends on its type alone, and array_namespace takes 1-2 us a call,
+# several times a training step: each type is looked up once.
+_namespace_by_type: dict[type, object] = {}
+
+
 def _native_namespace_or_none(x):
-    try:
-        return array_api_compat.array_namespace(x)
-    except TypeError:
-        return None
+    xp = _namespace_by_type.get(type(x))
+    if xp is None:
+        try:
+            xp = array_api_compat.array_namespace(x)
+        except TypeError:
+            return None
+        _namespace_by_type[type(x)] = xp
+    return xp
 
 
 def is_array(x) -> bool:
@@ -278,6 +289,16 @@ def namespace_of(**named_arrays):
     The names only serve the message: ``namespace_of(x=x, weight=w)`` can say
     "x is an array_api_strict array but weight is a numpy array".
     """
+    shared = None
+    for array in named_arrays.values():
+        xp = _namespace_by_type.get(type(array))
+        if xp is None or (shared is not None and xp is not shared):
+            return _checked_namespace_of(named_arrays)
+        shared = xp
+    return shared if shared is not None else _checked_namespace_of(named_arrays)
+
+
+def _checked_namespace_of(named_arrays: dict):
     seen = {}
     for arg_name, array in named_arrays.items():
         xp = _native_namespace_or_none(array)
