@@ -210,6 +210,31 @@ def test_grad_of_another_dtype_is_refused(xp):
         SGD().step([p])
 
 
+def test_checks_still_run_after_the_first_steps(xp):
+    """The optimizer checks a parameter fully only when something changed; a bad grad, a
+    value cast by astype, or a parameter appended to the same list is still caught."""
+    p = Parameter(on_backend(W0, "float32"), name="w")
+    params, opt = [p], Adam()
+    for _ in range(2):
+        p.grad = on_backend(W0, "float32")
+        opt.step(params)
+    p.grad = on_backend(W0, "float64")
+    with pytest.raises(TypeError, match="Adam.step: the grad of 'w' has dtype float64"):
+        opt.step(params)
+    p.grad = on_backend(np.zeros((3, 2)), "float32")
+    with pytest.raises(ValueError, match=r"Adam.step: grad of 'w' has shape \(3, 2\)"):
+        opt.step(params)
+    extra = Parameter(on_backend(np.zeros(2), "float32"), name="extra")
+    extra.grad = on_backend(np.ones(2), "float32")
+    p.grad = None
+    params.append(extra)
+    opt.step(params)
+    assert opt.state_dict()["param_steps"] == [2, 1]
+    p.value, p.grad = xpnn.asarray(W0, dtype="float64"), on_backend(W0, "float64")
+    with pytest.raises(ValueError, match="parameter 'w' changed shape or dtype"):
+        opt.step(params)
+
+
 def test_step_needs_parameters(xp):
     with pytest.raises(TypeError, match=r"Adam: params\[0\] must be a Parameter"):
         Adam().step([on_backend(W0)])

@@ -68,6 +68,9 @@ class Optimizer:
         self._params: list[Parameter] = []  # bound order: first appearance in step()
         self._slots: dict[int, dict] = {}  # id(parameter) -> {slot name: array}
         self._steps: dict[int, int] = {}  # id(parameter) -> updates it has received
+        self._last_given: tuple = ()  # ids of the list step() was last given, and its
+        self._last_unique: list = []  # unique Parameters: binding is skipped when it repeats
+        self._checked: dict[int, tuple] = {}  # id(parameter) -> (value array checked, namespace)
 
     # -- learning rate
     @property
@@ -104,7 +107,7 @@ class Optimizer:
         """Update every trainable parameter that has a gradient; others are skipped."""
         params = self._bind(params)
         active = [p for p in params if p.trainable and p.grad is not None]
-        spaces = [self._checked_namespace(p) for p in active]
+        spaces = [self._namespace_of(p) for p in active]
         grads = [p.grad for p in active]
         if self.clip_value is not None:
             grads = [xp.clip(g, -self.clip_value, self.clip_value) for xp, g in zip(spaces, grads)]
@@ -123,10 +126,28 @@ class Optimizer:
         raise NotImplementedError(f"{type(self).__name__} must implement _update")
 
     def _bind(self, params) -> list:
-        params = _unique_parameters(params, type(self).__name__)
+        given = tuple(map(id, params)) if type(params) is list else None
+        if given is not None and given == self._last_given:  # a training loop's every step
+            return self._last_unique
+        unique = _unique_parameters(params, type(self).__name__)
         known = {id(p) for p in self._params}
-        self._params.extend(p for p in params if id(p) not in known)
-        return params
+        self._params.extend(p for p in unique if id(p) not in known)
+        if given is not None:  # the ids stay valid: _last_unique keeps their owners alive
+            self._last_given, self._last_unique = given, unique
+        return unique
+
+    def _namespace_of(self, p):
+        """The parameter's namespace. The full check runs when its value array is new to this
+        optimizer (first step, ``layer.astype``, a loaded state) or its grad differs from the
+        value in type, dtype or shape; a training loop's steady state costs a few compares."""
+        value, grad = p.value, p.grad
+        checked = self._checked.get(id(p))
+        if (checked is not None and checked[0] is value and type(grad) is type(value)
+                and grad.dtype == value.dtype and grad.shape == value.shape):
+            return checked[1]
+        xp = self._checked_namespace(p)
+        self._checked[id(p)] = (value, xp)
+        return xp
 
     def _checked_namespace(self, p):
         where = f"{type(self).__name__}.step"
@@ -221,6 +242,7 @@ class Optimizer:
         if state["schedule"] is not None:
             self._lr.load_state_dict(state["schedule"])
         self._params, self._slots = params, restored
+        self._checked, self._last_given = {}, ()  # bind and check again on the next step
         if steps is None:  # saved without per-parameter counts: all moved together
             steps = [state["iterations"] if slot else 0 for slot in slots]
         self._steps = {id(p): int(n) for p, n in zip(params, steps)}
