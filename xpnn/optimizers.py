@@ -13,6 +13,7 @@ had never stopped. The learning rate is a number or a ``Schedule`` evaluated at 
 
 from __future__ import annotations
 
+import math
 import numbers
 
 from . import backend, schedules
@@ -381,12 +382,20 @@ class Adam(Optimizer):
         m *= self.beta_1
         m += (1.0 - self.beta_1) * grad
         v *= self.beta_2
-        v += (1.0 - self.beta_2) * (grad * grad)
+        squared = grad * grad
+        squared *= 1.0 - self.beta_2
+        v += squared
         if self.decoupled_weight_decay and self.weight_decay:
             p.value *= 1.0 - lr * self.weight_decay
-        m_hat = m * (1.0 / (1.0 - self.beta_1 ** step))
-        v_hat = v * (1.0 / (1.0 - self.beta_2 ** step))
-        p.value -= lr * m_hat / (xp.sqrt(v_hat) + self.eps)
+        # PyTorch's arrangement, lr / bc_1 * m / (sqrt(v) / sqrt(bc_2) + eps): the bias
+        # corrections become scalars, and the two temporaries are reused in place, since on
+        # large layers every fresh array costs page faults.
+        denominator = xp.sqrt(v)
+        denominator *= 1.0 / math.sqrt(1.0 - self.beta_2 ** step)
+        denominator += self.eps
+        update = m * (lr / (1.0 - self.beta_1 ** step))
+        update /= denominator
+        p.value -= update
 
 
 class AdamW(Adam):
