@@ -38,7 +38,8 @@ class XpnnStep:
 
     The body is what ``Trainer.run`` (xpnn/training.py) does per batch, minus fit's own
     bookkeeping (the running loss sum, metrics, callbacks): forward(training=True), the
-    loss's forward, zero_grad, backward, optimizer.step. Like fit, the loss is built with
+    loss's forward, zero_grad, backward for the parameter gradients alone (the data needs no
+    gradient, so the first layer computes no dx), optimizer.step. Like fit, the loss is built with
     ``validate=False``: fit checks the labels once before the first step and then turns the
     per-step label check off, because it reads a value back from the device.
     """
@@ -59,6 +60,8 @@ class XpnnStep:
         self.params = self.model.parameters()
 
     def run(self, steps: int) -> int:
+        from xpnn.layer import backward_for_parameters
+
         model, loss, optimizer, params, batches = (
             self.model, self.loss, self.optimizer, self.params, self.batches)
         for i in range(steps):
@@ -66,7 +69,7 @@ class XpnnStep:
             out, backward = model.forward(xb, training=True)
             value, loss_backward = loss.forward(out, yb)
             model.zero_grad()
-            backward(loss_backward())
+            backward_for_parameters(backward, loss_backward())
             optimizer.step(params)
         self.device.sync()
         return steps

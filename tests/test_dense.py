@@ -77,6 +77,33 @@ def test_frozen_parameters_get_no_gradient_but_input_gradient_flows(xp):
     assert gradcheck(model, on_backend(host_normal(5, 3)))  # checks only trainable ones
 
 
+@pytest.mark.parametrize("first", ["dense", "activation", "nested"])
+def test_skipping_the_input_gradient_leaves_the_parameter_gradients_unchanged(xp, first):
+    """backward_for_parameters, as fit uses it: the first Dense layer computes no dx, and a
+    first layer that cannot skip it (here an activation) still gets its backward run."""
+    from xpnn.layer import backward_for_parameters
+
+    def model():
+        with xpnn.backend.seeded(3):
+            layers = [xpnn.Dense(3, 4, activation="tanh"), xpnn.Dense(4, 2)]
+        if first == "activation":
+            layers.insert(0, xpnn.activations.Tanh())
+        if first == "nested":
+            layers = [xpnn.Sequential(*layers[:1]), *layers[1:]]
+        return xpnn.Sequential(*layers).astype("float64")
+
+    x, dout = on_backend(host_normal(5, 3)), on_backend(host_normal(5, 2, seed=1))
+    full, skipping = model(), model()
+    out, backward = full.forward(x)
+    dx = backward(dout)
+    assert tuple(dx.shape) == (5, 3)
+    out, backward = skipping.forward(x)
+    assert backward_for_parameters(backward, dout) is None
+    assert xpnn.Dense(3, 2).astype("float64").forward(x)[1](dout, input_grad=False) is None
+    for (name, a), (_, b) in zip(full.named_parameters(), skipping.named_parameters()):
+        assert np.array_equal(xpnn.to_numpy(a.grad), xpnn.to_numpy(b.grad)), name
+
+
 def test_default_init_is_he_for_relu_and_xavier_otherwise():
     rng = np.random.default_rng
     relu = xpnn.to_numpy(xpnn.Dense(400, 300, activation="relu", rng=0).weight.value)

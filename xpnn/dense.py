@@ -5,7 +5,7 @@ from __future__ import annotations
 from . import activations, init as initializers
 from ._checks import require_float, require_output_shape, require_positive_int, require_same_dtype
 from .backend import dtype_name, namespace_of
-from .layer import Layer, layer_config, layer_from_config
+from .layer import Layer, can_skip_input_grad, layer_config, layer_from_config
 from .parameter import Parameter
 
 
@@ -44,14 +44,15 @@ class Dense(Layer):
         else:
             out, activation_backward = activation.forward(z, training)
 
-        def backward(dout):
+        @can_skip_input_grad
+        def backward(dout, input_grad=True):
             require_output_shape(dout, out, "Dense.backward")
             delta = dout if activation_backward is None else activation_backward(dout)
             if weight.trainable:
                 weight.accumulate(xp.matrix_transpose(x) @ delta)
             if bias is not None and bias.trainable:
                 bias.accumulate(xp.sum(delta, axis=0))
-            return delta @ xp.matrix_transpose(weight.value)
+            return delta @ xp.matrix_transpose(weight.value) if input_grad else None
 
         return out, backward
 

@@ -4,6 +4,11 @@
 ADDS dL/dparam into each ``Parameter.grad``. The closure holds what backward needs, so a layer
 used twice, or two forwards before one backward, just work; the layer itself caches nothing.
 
+When x is the data nobody needs dL/dx, and for a first Dense layer it is a whole matmul. A
+closure marked ``@can_skip_input_grad`` also accepts ``backward(dout, input_grad=False)``: it
+then only adds the parameter gradients and returns None. A caller that knows its input is
+data calls ``backward_for_parameters(backward, dout)``, which works for any closure.
+
 Every layer can also describe itself: ``get_config()`` returns its constructor arguments
 (plain JSON values; nested layers through ``layer_config``), and ``layer_from_config`` builds
 it again. Saved models are that config plus the arrays of ``named_state()``; nothing in a file
@@ -124,6 +129,21 @@ class Layer:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
+
+
+def can_skip_input_grad(backward):
+    """Mark a backward closure that accepts ``input_grad=False`` (see the module docstring)."""
+    backward.can_skip_input_grad = True
+    return backward
+
+
+def backward_for_parameters(backward, dout) -> None:
+    """Run a backward closure for the parameter gradients alone, leaving out dL/dx where the
+    closure can: for a layer whose input is the data."""
+    if getattr(backward, "can_skip_input_grad", False):
+        backward(dout, input_grad=False)
+    else:
+        backward(dout)
 
 
 def layer_config(layer: Layer) -> dict:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .layer import Layer, layer_config, layer_from_config
+from .layer import Layer, backward_for_parameters, can_skip_input_grad, layer_config, layer_from_config
 
 
 class Sequential(Layer):
@@ -20,10 +20,15 @@ class Sequential(Layer):
             x, backward = layer.forward(x, training)
             backwards.append(backward)
 
-        def backward(dout):
-            for layer_backward in reversed(backwards):
+        @can_skip_input_grad  # by passing input_grad=False on to its first layer
+        def backward(dout, input_grad=True):
+            for layer_backward in reversed(backwards if input_grad else backwards[1:]):
                 dout = layer_backward(dout)
-            return dout
+            if input_grad:
+                return dout
+            if backwards:
+                backward_for_parameters(backwards[0], dout)
+            return None
 
         return x, backward
 

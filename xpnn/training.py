@@ -17,7 +17,7 @@ from . import backend, fit_data, losses, metrics as metrics_module, optimizers
 from .backend import DeviceRandom, namespace_of
 from .callbacks import Callback, History, ProgressBar, restore_state, snapshot_state
 from .checkpoint import CHECKPOINT_FORMAT, assign_model_state, model_state, read_file, write_file
-from .layer import layer_config
+from .layer import backward_for_parameters, layer_config
 from .losses import BinaryCrossEntropy, CrossEntropy
 from .normalization import BatchNorm
 
@@ -141,7 +141,7 @@ class Trainer:
                 out, backward = self.model.forward(xb, training=True)
                 value, loss_backward = self.loss.forward(out, yb)
                 self.model.zero_grad()
-                backward(loss_backward())
+                backward_for_parameters(backward, loss_backward())  # xb needs no gradient
                 self.optimizer.step(params)
                 weighted = xp.astype(value, xp.float64) * xb.shape[0]
                 loss_sum = weighted if loss_sum is None else loss_sum + weighted
