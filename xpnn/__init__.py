@@ -5,8 +5,8 @@ Choose the backend with ``XPNN_BACKEND`` or ``xpnn.use_backend(name)``.
 """
 
 from . import (
-    activations, backend, callbacks, checkpoint, datasets, init, losses, metrics, optimizers,
-    schedules, testing, training,
+    activations, backend, callbacks, checkpoint, datasets, init, lbfgs, losses, metrics,
+    optimizers, schedules, testing, training,
 )
 from .activations import (
     ELU, GELU, SELU, Gaussian, HardSigmoid, HardTanh, Identity, LeakyReLU, LogSoftmax, Mish,
@@ -20,6 +20,7 @@ from .callbacks import (
 from .dense import Dense
 from .dropout import Dropout
 from .layer import Layer
+from .lbfgs import LBFGS
 from .losses import MAE, MSE, BinaryCrossEntropy, CrossEntropy, Huber, Loss
 from .model import Model, load
 from .normalization import BatchNorm, LayerNorm
@@ -32,12 +33,12 @@ from .testing import check_backends, gradcheck
 __version__ = "0.1.0"
 
 __all__ = [
-    "activations", "backend", "callbacks", "checkpoint", "datasets", "init", "losses", "metrics",
-    "optimizers", "schedules", "testing", "training",
+    "activations", "backend", "callbacks", "checkpoint", "datasets", "init", "lbfgs", "losses",
+    "metrics", "optimizers", "schedules", "testing", "training",
     "BackendError", "asarray", "set_seed", "to_numpy", "use_backend",
     "Parameter", "Buffer", "Layer", "Dense", "Sequential", "Model", "load",
     "Dropout", "BatchNorm", "LayerNorm", "Residual",
-    "Optimizer", "SGD", "RMSprop", "Adam", "AdamW",
+    "Optimizer", "SGD", "RMSprop", "Adam", "AdamW", "LBFGS",
     "Callback", "History", "EarlyStopping", "ModelCheckpoint", "LearningRateScheduler",
     "TerminateOnNaN", "ProgressBar",
     "Identity", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "PReLU", "ELU", "SELU", "GELU", "SiLU",
