@@ -23,3 +23,12 @@ def test_training_example_runs(tmp_path, monkeypatch):
     assert namespace["history"].stop_reason.startswith("EarlyStopping")
     assert namespace["model"].evaluate(namespace["X"][-120:], namespace["y"][-120:])["accuracy"] > 0.9
     assert {"run.ckpt", "xor.xpnn"} <= {p.name for p in tmp_path.iterdir()}
+
+
+def test_sklearn_example_runs():
+    import pytest
+
+    pytest.importorskip("sklearn")
+    namespace = run_example("scikit-learn drop-in")
+    assert round(namespace["scores"].mean(), 4) == 0.9332  # the README's number, and scikit-learn's
+    assert namespace["search"].best_score_ > 0.9
