@@ -38,7 +38,7 @@ class XpnnStep:
 
     The body is what ``Trainer.run`` (xpnn/training.py) does per batch, minus fit's own
     bookkeeping (the running loss sum, metrics, callbacks): forward(training=True), the
-    loss's forward, zero_grad, backward for the parameter gradients alone (the data needs no
+    loss's forward, zero_grad of the parameters, backward for the parameter gradients alone (the data needs no
     gradient, so the first layer computes no dx), optimizer.step. Like fit, the loss is built with
     ``validate=False``: fit checks the labels once before the first step and then turns the
     per-step label check off, because it reads a value back from the device.
@@ -68,7 +68,8 @@ class XpnnStep:
             xb, yb = batches[i % len(batches)]
             out, backward = model.forward(xb, training=True)
             value, loss_backward = loss.forward(out, yb)
-            model.zero_grad()
+            for parameter in params:
+                parameter.zero_grad()
             backward_for_parameters(backward, loss_backward())
             optimizer.step(params)
         self.device.sync()

@@ -140,7 +140,8 @@ class Trainer:
                 xb, yb = X_epoch[start:stop, ...], y_epoch[start:stop, ...]
                 out, backward = self.model.forward(xb, training=True)
                 value, loss_backward = self.loss.forward(out, yb)
-                self.model.zero_grad()
+                for parameter in params:  # model.zero_grad() would walk the layer tree again
+                    parameter.zero_grad()
                 backward_for_parameters(backward, loss_backward())  # xb needs no gradient
                 self.optimizer.step(params)
                 weighted = xp.astype(value, xp.float64) * xb.shape[0]
