@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-from .backend import dtype_name
-
-
-# (namespace, dtype) pairs already found to be real floating; NumPy's isdtype takes a
-# couple of microseconds, and layers, losses and optimizers ask on every step.
-_known_float: set = set()
+from .backend import dtype_is, dtype_name
 
 
 def require_float(xp, array, arg: str, where: str) -> None:
-    key = (xp, array.dtype)
-    if key in _known_float:
-        return
-    if not xp.isdtype(array.dtype, "real floating"):
+    if not dtype_is(xp, array.dtype, "real floating"):
         raise TypeError(
             f"{where}: {arg} must be a floating-point array, got dtype {dtype_name(array.dtype)}; "
             f"convert it with xpnn.asarray({arg}, dtype='float32')"
         )
-    _known_float.add(key)
 
 
 def require_same_dtype(array, reference, arg: str, reference_name: str, where: str) -> None:

@@ -193,6 +193,13 @@ def resolve_dtype(xp, dtype):
     return getattr(xp, label)
 
 
+@functools.lru_cache(maxsize=None)
+def dtype_is(xp, dtype, kind) -> bool:
+    """``xp.isdtype(dtype, kind)``, remembered: NumPy's takes about a microsecond, and layers,
+    losses and optimizers ask on every step."""
+    return xp.isdtype(dtype, kind)
+
+
 _DTYPE_NAMES = (
     "float32", "float64", "int8", "int16", "int32", "int64",
     "uint8", "uint16", "uint32", "uint64", "bool",

@@ -17,7 +17,7 @@ import math
 from . import special
 from ._checks import require_finite_number, require_float
 from .activations import log_softmax
-from .backend import dtype_name, namespace_of
+from .backend import dtype_is, dtype_name, namespace_of
 
 
 class Loss:
@@ -46,7 +46,7 @@ class Loss:
                 f"{tuple(target.shape)}; they must match (reshape target, e.g. to "
                 f"{tuple(pred.shape)})"
             )
-        if not xp.isdtype(target.dtype, ("real floating", "integral", "bool")):
+        if not dtype_is(xp, target.dtype, ("real floating", "integral", "bool")):
             raise TypeError(f"{where}: target must be numeric, got dtype {dtype_name(target.dtype)}")
         return target if target.dtype == pred.dtype else xp.astype(target, pred.dtype)
 
@@ -173,16 +173,21 @@ class CrossEntropy(Loss):
         q = self._target_distribution(xp, pred, target, batch, classes)
         log_p = log_softmax.value(xp, pred)
         value = -xp.sum(q * log_p) * (1.0 / batch)
+        # one-hot rows sum to exactly 1; smoothed or given probabilities only nearly
+        rows_sum_to_one = dtype_is(xp, target.dtype, "integral") and not self.label_smoothing
 
         def backward():
             p = xp.exp(log_p)
-            mass = xp.sum(q, axis=-1, keepdims=True)  # 1 for labels; kept exact for any targets
-            return (p * mass - q) * (1.0 / batch)
+            if not rows_sum_to_one:
+                p *= xp.sum(q, axis=-1, keepdims=True)  # the gradient stays exact for any targets
+            p -= q
+            p *= 1.0 / batch
+            return p
 
         return value, backward
 
     def _target_distribution(self, xp, pred, target, batch, classes):
-        if xp.isdtype(target.dtype, "integral"):
+        if dtype_is(xp, target.dtype, "integral"):
             if tuple(target.shape) != (batch,):
                 raise ValueError(
                     f"CrossEntropy: integer labels must have shape ({batch},) for pred of shape "
@@ -195,8 +200,8 @@ class CrossEntropy(Loss):
                     f"got values from {low} to {high}"
                 )
             classes_row = xp.arange(classes, dtype=target.dtype)
-            q = xp.astype(xp.expand_dims(target, axis=1) == classes_row, pred.dtype)
-        elif xp.isdtype(target.dtype, "real floating"):
+            q = xp.astype(xp.reshape(target, (batch, 1)) == classes_row, pred.dtype)
+        elif dtype_is(xp, target.dtype, "real floating"):
             if tuple(target.shape) != (batch, classes):
                 hint = " (labels must be integers)" if target.ndim == 1 else ""
                 raise ValueError(
