@@ -387,13 +387,14 @@ class Adam(Optimizer):
         v += squared
         if self.decoupled_weight_decay and self.weight_decay:
             p.value *= 1.0 - lr * self.weight_decay
-        # PyTorch's arrangement, lr / bc_1 * m / (sqrt(v) / sqrt(bc_2) + eps): the bias
-        # corrections become scalars, and the two temporaries are reused in place, since on
-        # large layers every fresh array costs page faults.
+        # lr / bc_1 * m / (sqrt(v) / sqrt(bc_2) + eps) as PyTorch writes it, multiplied through
+        # by sqrt(bc_2) so that the bias corrections are scalars and cost no array operation;
+        # the two temporaries are reused in place, since on large layers every fresh array
+        # costs page faults.
+        root_bc_2 = math.sqrt(1.0 - self.beta_2 ** step)
         denominator = xp.sqrt(v)
-        denominator *= 1.0 / math.sqrt(1.0 - self.beta_2 ** step)
-        denominator += self.eps
-        update = m * (lr / (1.0 - self.beta_1 ** step))
+        denominator += self.eps * root_bc_2
+        update = m * (lr * root_bc_2 / (1.0 - self.beta_1 ** step))
         update /= denominator
         p.value -= update
 
