@@ -18,7 +18,6 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state, gen_batches
-from sklearn.utils import shuffle as shuffled
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .. import backend
@@ -166,6 +165,8 @@ class BaseMLP(BaseEstimator):
             if first_pass:
                 self._initialize(X, Y, hidden, name)
             self._head = HEADS[self.out_activation_]
+            self._parameters = self._network.parameters()
+            self._dense_layers = dense_layers(self._network)
             if self.solver == "lbfgs":
                 self._fit_lbfgs(xp, X, Y, weight)
             else:
@@ -202,15 +203,15 @@ class BaseMLP(BaseEstimator):
 
     def _objective(self, xp, X, Y, weight, *, training=True):
         """The penalised loss of (X, Y) as a 0-d array, with every gradient in Parameter.grad."""
-        network = self._network
-        out, backward = network.forward(X, training=training)
+        out, backward = self._network.forward(X, training=training)
         weight_sum = X.shape[0] if weight is None else xp.sum(weight)
         loss, delta = self._head.loss_and_delta(xp, out, Y, weight, weight_sum)
-        network.zero_grad()
+        for p in self._parameters:
+            p.grad = None
         backward(delta)
         if self.alpha:
             # scikit-learn's L2 term: alpha / 2 * sum of squared weights (not biases) per weight unit
-            for dense in dense_layers(network):
+            for dense in self._dense_layers:
                 w = dense.weight.value
                 loss = loss + (0.5 * self.alpha) * xp.sum(w * w) / weight_sum
                 dense.weight.grad = dense.weight.grad + (self.alpha / weight_sum) * w
@@ -243,12 +244,16 @@ class BaseMLP(BaseEstimator):
         samples = X_train.shape[0]
         batch = self._batch_size(samples)
         bounds = self._batch_bounds(samples, batch)
-        sample_idx = backend.host_namespace().arange(samples)
+        host = backend.host_namespace()
+        sample_idx = host.arange(samples)
         try:
             self.n_iter_ = 0
             for _ in range(self.max_iter):
                 if self.shuffle:
-                    sample_idx = shuffled(sample_idx, random_state=self._random_state)
+                    # what sklearn.utils.shuffle does, without its per-call argument checks
+                    permutation = host.arange(samples)
+                    self._random_state.shuffle(permutation)
+                    sample_idx = sample_idx[permutation]
                     order = asarray(sample_idx)
                 loss_sum = 0.0
                 for start, stop in bounds:

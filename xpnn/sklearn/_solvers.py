@@ -5,7 +5,8 @@ They differ from ``xpnn.optimizers`` in two ways that change the numbers: SGD's 
 learning-rate-scaled steps (``v = momentum v - lr g``), so a rate that changes between epochs
 (``invscaling``, ``adaptive``) changes only new contributions; Adam folds both bias corrections
 into the rate (``lr_t = lr sqrt(1 - beta2^t) / (1 - beta1^t)``) and adds ``epsilon`` to the
-uncorrected ``sqrt(v)``. Parameters are updated in place.
+uncorrected ``sqrt(v)``. Parameters, velocities and moments are updated in place, in
+scikit-learn's order of operations.
 """
 
 from __future__ import annotations
@@ -25,8 +26,7 @@ class StochasticSolver:
         self.schedule, self.power_t = schedule, power_t
 
     def update(self, xp, grads) -> None:
-        for p, step in zip(self.params, self._steps(xp, grads)):
-            p.value += step
+        self._update(xp, grads)
 
     def iteration_ends(self, samples_seen: int) -> None:
         if self.schedule == "invscaling":
@@ -48,14 +48,14 @@ class SGDSolver(StochasticSolver):
         self.momentum, self.nesterov = momentum, nesterov
         self.velocities = None
 
-    def _steps(self, xp, grads):
+    def _update(self, xp, grads):
         if self.velocities is None:
             self.velocities = [xp.zeros_like(p.value) for p in self.params]
         momentum, lr = self.momentum, self.learning_rate
-        self.velocities = [momentum * v - lr * g for v, g in zip(self.velocities, grads)]
-        if not self.nesterov:
-            return self.velocities
-        return [momentum * v - lr * g for v, g in zip(self.velocities, grads)]
+        for p, v, g in zip(self.params, self.velocities, grads):
+            v *= momentum
+            v -= lr * g
+            p.value += momentum * v - lr * g if self.nesterov else v
 
 
 class AdamSolver(StochasticSolver):
@@ -65,13 +65,16 @@ class AdamSolver(StochasticSolver):
         self.t = 0
         self.ms = self.vs = None
 
-    def _steps(self, xp, grads):
+    def _update(self, xp, grads):
         if self.ms is None:
             self.ms = [xp.zeros_like(p.value) for p in self.params]
             self.vs = [xp.zeros_like(p.value) for p in self.params]
         self.t += 1
         b1, b2 = self.beta_1, self.beta_2
-        self.ms = [b1 * m + (1 - b1) * g for m, g in zip(self.ms, grads)]
-        self.vs = [b2 * v + (1 - b2) * (g * g) for v, g in zip(self.vs, grads)]
         self.learning_rate = self.learning_rate_init * math.sqrt(1 - b2 ** self.t) / (1 - b1 ** self.t)
-        return [-self.learning_rate * m / (xp.sqrt(v) + self.epsilon) for m, v in zip(self.ms, self.vs)]
+        for p, m, v, g in zip(self.params, self.ms, self.vs, grads):
+            m *= b1
+            m += (1 - b1) * g
+            v *= b2
+            v += (1 - b2) * (g * g)
+            p.value += (-self.learning_rate * m) / (xp.sqrt(v) + self.epsilon)
