@@ -22,6 +22,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .. import backend
 from ..backend import BackendError, asarray, copy_of, is_array, namespace_of, to_numpy
+from ..layer import backward_for_parameters
 from ..lbfgs import LBFGS
 from . import _network
 from ._network import HEADS, build_network, dense_layers
@@ -208,7 +209,7 @@ class BaseMLP(BaseEstimator):
         loss, delta = self._head.loss_and_delta(xp, out, Y, weight, weight_sum)
         for p in self._parameters:
             p.grad = None
-        backward(delta)
+        backward_for_parameters(backward, delta)  # X is data: its gradient is never read
         if self.alpha:
             # scikit-learn's L2 term: alpha / 2 * sum of squared weights (not biases) per weight unit
             for dense in self._dense_layers:
