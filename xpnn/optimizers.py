@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import numbers
 
-from . import backend, schedules
+from . import _flat, backend, schedules
 from ._checks import require_float, require_same_dtype
 from .backend import asarray_like, namespace_of, to_numpy
 from .registry import build_registered, class_key
@@ -72,6 +72,7 @@ class Optimizer:
         self._last_given: tuple = ()  # ids of the list step() was last given, and its
         self._last_unique: list = []  # unique Parameters: binding is skipped when it repeats
         self._checked: dict[int, tuple] = {}  # id(parameter) -> (value array checked, namespace)
+        self._flat: _flat.FlatState | None = None  # the state of the parameters it holds, if any
 
     # -- learning rate
     @property
@@ -115,16 +116,67 @@ class Optimizer:
         if self.clip_norm is not None and grads:
             grads = _clip_global_norm(grads, self.clip_norm)
         lr = self.current_lr
-        for xp, p, g in zip(spaces, active, grads):
-            if self.weight_decay and not self.decoupled_weight_decay:
-                g = g + self.weight_decay * p.value
-            state = self._slots.setdefault(id(p), {})
-            step = self._steps[id(p)] = self._steps.get(id(p), 0) + 1
-            self._update(xp, p, g, state, lr, step)
+        if self.weight_decay and not self.decoupled_weight_decay:
+            grads = [g + self.weight_decay * p.value for p, g in zip(active, grads)]
+        if not self._step_flat(spaces, active, grads, lr):
+            for xp, p, g in zip(spaces, active, grads):
+                state = self._slots.setdefault(id(p), {})
+                step = self._steps[id(p)] = self._steps.get(id(p), 0) + 1
+                self._update(xp, p, g, state, lr, step)
         self.iterations += 1
 
     def _update(self, xp, p, grad, state, lr, step):
         raise NotImplementedError(f"{type(self).__name__} must implement _update")
+
+    # -- the multi-tensor path (xpnn/_flat.py): a rule that defines _update_flat runs once on
+    # all parameters concatenated when they allow it, with the same numbers as _update
+    _update_flat = None  # (xp, flat: _flat.FlatState, params, grad: 1-d, lr, step) -> None
+
+    def _step_flat(self, spaces, active, grads, lr) -> bool:
+        """Update ``active`` on the flat path and return True, or return False (after giving
+        the per-parameter path back its state) where it does not apply."""
+        flat = self._flat
+        if flat is None or flat.ids != tuple(map(id, active)):
+            self._unflatten()
+            flat = self._flatten(spaces, active)
+            if flat is None:
+                return False
+        step = self._steps.get(flat.ids[0], 0) + 1
+        for pid in flat.ids:
+            self._steps[pid] = step
+        self._update_flat(flat.xp, flat, active, flat.gather(grads), lr, step)
+        return True
+
+    def _flatten(self, spaces, active):
+        """A FlatState for ``active``, or None unless they are several, on one backend, of
+        one dtype, with one step count, small enough (_flat.MAX_BYTES), and all with state
+        or all without."""
+        if self._update_flat is None or len(active) < 2:
+            return None
+        xp, dtype, step = spaces[0], active[0].value.dtype, self._steps.get(id(active[0]), 0)
+        if any(space is not xp for space in spaces) or any(
+                p.value.dtype != dtype or self._steps.get(id(p), 0) != step for p in active):
+            return None
+        if not _flat.fits(active, xp):
+            return None
+        slots = [self._slots.get(id(p), {}) for p in active]
+        if any(set(slot) != set(self.slot_names) for slot in slots):
+            if any(slots):  # a partial state (RMSprop without momentum yet): leave it alone
+                return None
+            slots = []
+        self._flat = _flat.FlatState(xp, active, slots, self.slot_names)
+        for p in active:
+            self._slots.pop(id(p), None)
+        return self._flat
+
+    def _unflatten(self) -> None:
+        """Hand the flat state back to the per-parameter slots."""
+        if self._flat is not None:
+            self._slots.update(self._flat.slots())
+            self._flat = None
+
+    def _all_slots(self) -> dict:
+        return {**self._slots, **self._flat.slots()} if self._flat is not None else self._slots
 
     def _bind(self, params) -> list:
         given = tuple(map(id, params)) if type(params) is list else None
@@ -153,6 +205,7 @@ class Optimizer:
     def _checked_namespace(self, p):
         where = f"{type(self).__name__}.step"
         xp = namespace_of(value=p.value, grad=p.grad)
+        self._unflatten()  # the shape check below reads the per-parameter slots
         require_float(xp, p.value, f"parameter {p.name!r}", where)
         require_same_dtype(p.grad, p.value, f"the grad of {p.name!r}", "its value", where)
         if tuple(p.grad.shape) != p.shape:
@@ -186,10 +239,10 @@ class Optimizer:
     def state_dict(self) -> dict:
         """Counters, config and host copies of every per-parameter array, slots listed in the
         order parameters were first passed to ``step`` ({} for ones never updated)."""
-        host = backend.host_namespace()
+        host, by_id = backend.host_namespace(), self._all_slots()
         slots = [
             {name: host.asarray(to_numpy(array), copy=True)  # a snapshot, not a live view
-             for name, array in self._slots.get(id(p), {}).items()}
+             for name, array in by_id.get(id(p), {}).items()}
             for p in self._params
         ]
         return {
@@ -242,7 +295,7 @@ class Optimizer:
                                for n, a in slot.items()}
         if state["schedule"] is not None:
             self._lr.load_state_dict(state["schedule"])
-        self._params, self._slots = params, restored
+        self._params, self._slots, self._flat = params, restored, None
         self._checked, self._last_given = {}, ()  # bind and check again on the next step
         if steps is None:  # saved without per-parameter counts: all moved together
             steps = [state["iterations"] if slot else 0 for slot in slots]
@@ -378,15 +431,30 @@ class Adam(Optimizer):
     def _update(self, xp, p, grad, state, lr, step):
         if "m" not in state:
             state["m"], state["v"] = xp.zeros_like(p.value), xp.zeros_like(p.value)
-        m, v = state["m"], state["v"]
+        self._decay(p, lr)
+        p.value -= self._step_size(xp, state["m"], state["v"], grad, lr, step)
+
+    def _update_flat(self, xp, flat, params, grad, lr, step):
+        if not flat.buffers:
+            flat.buffers = {"m": xp.zeros_like(grad), "v": xp.zeros_like(grad)}
+        for p in params:
+            self._decay(p, lr)
+        update = self._step_size(xp, flat.buffers["m"], flat.buffers["v"], grad, lr, step)
+        for p, piece in zip(params, flat.pieces(update)):
+            p.value -= piece
+
+    def _decay(self, p, lr):
+        if self.decoupled_weight_decay and self.weight_decay:
+            p.value *= 1.0 - lr * self.weight_decay
+
+    def _step_size(self, xp, m, v, grad, lr, step):
+        """Move the moments m and v (in place) and return the step to subtract."""
         m *= self.beta_1
         m += (1.0 - self.beta_1) * grad
         v *= self.beta_2
         squared = grad * grad
         squared *= 1.0 - self.beta_2
         v += squared
-        if self.decoupled_weight_decay and self.weight_decay:
-            p.value *= 1.0 - lr * self.weight_decay
         # lr / bc_1 * m / (sqrt(v) / sqrt(bc_2) + eps) as PyTorch writes it, multiplied through
         # by sqrt(bc_2) so that the bias corrections are scalars and cost no array operation;
         # the two temporaries are reused in place, since on large layers every fresh array
@@ -396,7 +464,7 @@ class Adam(Optimizer):
         denominator += self.eps * root_bc_2
         update = m * (lr * root_bc_2 / (1.0 - self.beta_1 ** step))
         update /= denominator
-        p.value -= update
+        return update
 
 
 class AdamW(Adam):
