@@ -48,11 +48,13 @@ class Dense(Layer):
         def backward(dout, input_grad=True):
             require_output_shape(dout, out, "Dense.backward")
             delta = dout if activation_backward is None else activation_backward(dout)
+            # .T, the standard's transpose of a 2-D array (x and the weight are, see
+            # _check_input): 0.14 us, where array-api-compat's matrix_transpose costs 1.5
             if weight.trainable:
-                weight.accumulate(xp.matrix_transpose(x) @ delta)
+                weight.accumulate(x.T @ delta)
             if bias is not None and bias.trainable:
                 bias.accumulate(xp.sum(delta, axis=0))
-            return delta @ xp.matrix_transpose(weight.value) if input_grad else None
+            return delta @ weight.value.T if input_grad else None
 
         return out, backward
 
