@@ -52,8 +52,10 @@ class Accuracy(Metric):
         xp = namespace_of(pred=pred, target=target)
         predicted = xp.argmax(pred, axis=-1)
         labels = target if target.ndim == 1 else xp.argmax(target, axis=-1)
-        hits = xp.sum(xp.astype(predicted == xp.astype(labels, predicted.dtype), xp.float64))
-        self._add(xp, pred.shape[0], hits)
+        if labels.dtype != predicted.dtype:
+            labels = xp.astype(labels, predicted.dtype)
+        # count_nonzero: a fraction of the microseconds of a float64 cast and a sum, same count
+        self._add(xp, pred.shape[0], xp.count_nonzero(predicted == labels))
 
 
 class BinaryAccuracy(Metric):
