@@ -200,7 +200,7 @@ class CrossEntropy(Loss):
                     f"got values from {low} to {high}"
                 )
             classes_row = xp.arange(classes, dtype=target.dtype)
-            q = xp.astype(xp.reshape(target, (batch, 1)) == classes_row, pred.dtype)
+            q = xp.astype(target[:, None] == classes_row, pred.dtype)  # [:, None]: 0.7 us under compat reshape
         elif dtype_is(xp, target.dtype, "real floating"):
             if tuple(target.shape) != (batch, classes):
                 hint = " (labels must be integers)" if target.ndim == 1 else ""
