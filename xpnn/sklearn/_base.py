@@ -413,6 +413,14 @@ class BaseMLP(BaseEstimator):
 
 # ---------------------------------------------------------------- small helpers
 
+def keep_parameters(estimator, arguments: dict) -> None:
+    """Store each constructor argument under its own name, unchanged, as scikit-learn's
+    ``get_params``/``clone`` expect; call it first in ``__init__`` with ``locals()``."""
+    for name, value in arguments.items():
+        if name not in ("self", "__class__"):
+            setattr(estimator, name, value)
+
+
 def _device_namespace(X):
     """The array namespace of a non-NumPy array (CuPy, array_api_strict), else None."""
     if not is_array(X):
