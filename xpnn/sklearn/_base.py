@@ -24,6 +24,7 @@ from .. import backend
 from ..backend import BackendError, asarray, copy_of, is_array, namespace_of, to_numpy
 from ..layer import backward_for_parameters
 from ..lbfgs import LBFGS
+from ..optimizers import _clip_global_norm
 from . import _network
 from ._network import HEADS, build_network, dense_layers
 from ._solvers import AdamSolver, SGDSolver
@@ -172,14 +173,13 @@ class BaseMLP(BaseEstimator):
                 self._fit_lbfgs(xp, X, Y, weight)
             else:
                 self._fit_stochastic(xp, X, Y, weight, incremental)
-            if not all(bool(xp.all(xp.isfinite(p.value))) for p in self._network.parameters()):
+            if not all(bool(xp.all(xp.isfinite(p.value))) for p in self._parameters):
                 raise ValueError("Solver produced non-finite parameter weights. The input data may contain "
                                  "large values and need to be preprocessed.")
         return self
 
     def _initialize(self, X, Y, hidden, backend_name):
         self._backend_ = backend_name
-        self._dtype = backend.dtype_name(X.dtype)
         self.n_outputs_ = Y.shape[1]
         layer_units = [X.shape[1], *hidden, self.n_outputs_]
         self.n_layers_ = len(layer_units)
@@ -220,11 +220,7 @@ class BaseMLP(BaseEstimator):
 
     def _gradients(self, xp, params):
         grads = [p.grad if p.grad is not None else xp.zeros_like(p.value) for p in params]
-        if self.clip_norm is not None:
-            total = xp.sqrt(sum(xp.sum(g * g) for g in grads))
-            scale = xp.minimum(self.clip_norm / (total + 1e-12), xp.ones_like(total))
-            grads = [g * scale for g in grads]
-        return grads
+        return grads if self.clip_norm is None else _clip_global_norm(grads, self.clip_norm)
 
     def _new_solver(self, params):
         if self.solver == "sgd":
@@ -233,7 +229,7 @@ class BaseMLP(BaseEstimator):
         return AdamSolver(params, self.learning_rate_init, self.beta_1, self.beta_2, self.epsilon)
 
     def _fit_stochastic(self, xp, X, Y, weight, incremental):
-        params = [p for p in self._network.parameters() if p.trainable]
+        params = [p for p in self._parameters if p.trainable]
         if not incremental or self._solver is None:
             self._solver = self._new_solver(params)
         solver = self._solver
@@ -293,7 +289,7 @@ class BaseMLP(BaseEstimator):
         except KeyboardInterrupt:
             warnings.warn("Training interrupted by user.", stacklevel=4)
         if self.early_stopping and self._best_state is not None:
-            for p, best in zip(self._network.parameters(), self._best_state):
+            for p, best in zip(self._parameters, self._best_state):
                 p.value[...] = best
 
     def _batch_size(self, samples: int) -> int:
@@ -344,7 +340,7 @@ class BaseMLP(BaseEstimator):
                 self._no_improvement_count = 0
             if score > self.best_validation_score_:
                 self.best_validation_score_ = score
-                self._best_state = [copy_of(p.value) for p in self._network.parameters()]
+                self._best_state = [copy_of(p.value) for p in self._parameters]
         else:
             if self.loss_curve_[-1] > self.best_loss_ - self.tol:
                 self._no_improvement_count += 1
@@ -354,7 +350,7 @@ class BaseMLP(BaseEstimator):
                 self.best_loss_ = self.loss_curve_[-1]
 
     def _fit_lbfgs(self, xp, X, Y, weight):
-        params = [p for p in self._network.parameters() if p.trainable]
+        params = [p for p in self._parameters if p.trainable]
         optimizer = LBFGS(max_iter=self.max_iter, max_fun=self.max_fun, gtol=self.tol)
         result = optimizer.minimize_parameters(lambda: self._objective(xp, X, Y, weight), params)
         self.n_iter_ = result.n_iter

@@ -90,9 +90,14 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
 
     def _targets(self, y, samples, *, incremental, reset, scoring=False):
         y = _host_targets(y, samples, type(self).__name__)
-        if scoring:
-            pass
-        elif not hasattr(self, "classes_") or (not self.warm_start and not incremental):
+        if not scoring:
+            self._fit_or_check_classes(y, incremental)
+        return asarray(self._label_binarizer.transform(y), dtype=self._dtype)
+
+    def _fit_or_check_classes(self, y, incremental):
+        """scikit-learn's rule: a fresh fit learns the classes, warm_start and partial_fit
+        keep them and refuse labels they do not know."""
+        if not hasattr(self, "classes_") or (not self.warm_start and not incremental):
             self._label_binarizer = LabelBinarizer()
             self._label_binarizer.fit(y)
             self.classes_ = self._label_binarizer.classes_
@@ -105,7 +110,6 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             elif not set(classes) <= set(self.classes_):
                 raise ValueError(f"`y` has classes not in `self.classes_`. `self.classes_` has {self.classes_}. "
                                  f"'y' has {classes}.")
-        return asarray(self._label_binarizer.transform(y), dtype=self._dtype)
 
     def _head_name(self) -> str:
         return "softmax" if self._label_binarizer.y_type_ == "multiclass" else "logistic"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 
-from .. import activations
+from .. import activations, special
 from ..backend import asarray
 from ..dense import Dense
 from ..dropout import Dropout
@@ -82,14 +82,10 @@ class Softmax(Head):
     name = "softmax"
 
     def output(self, xp, z):
-        shifted = z - xp.max(z, axis=1, keepdims=True)
-        e = xp.exp(shifted)
-        return e / xp.sum(e, axis=1, keepdims=True)
+        return activations.softmax.value(xp, z)
 
     def loss_and_delta(self, xp, z, y, weight, weight_sum):
-        shifted = z - xp.max(z, axis=1, keepdims=True)
-        log_total = xp.log(xp.sum(xp.exp(shifted), axis=1, keepdims=True))
-        log_p = shifted - log_total
+        log_p = activations.log_softmax.value(xp, z)
         loss = -_weighted_sum(xp, y * log_p, weight) / weight_sum
         delta = xp.exp(log_p) - y
         return loss, (delta if weight is None else delta * weight) / weight_sum
@@ -102,11 +98,11 @@ class Logistic(Head):
     name = "logistic"
 
     def output(self, xp, z):
-        return 1.0 / (1.0 + xp.exp(-z))
+        return special.sigmoid(xp, z)
 
     def loss_and_delta(self, xp, z, y, weight, weight_sum):
         # -[y log s(z) + (1 - y) log(1 - s(z))] = softplus(z) - y z, exact for any z
-        softplus = xp.maximum(z, 0.0) + xp.log1p(xp.exp(-xp.abs(z)))
+        softplus = activations.softplus.value(xp, z)
         loss = _weighted_sum(xp, softplus - y * z, weight) / weight_sum
         delta = self.output(xp, z) - y
         return loss, (delta if weight is None else delta * weight) / weight_sum
