@@ -29,6 +29,15 @@ def require_shape(array, expected: tuple, arg: str, where: str) -> None:
         )
 
 
+def require_batch_of_features(x, features: int, count_name: str, where: str) -> None:
+    """x must be (batch, features): the input of a layer built for ``count_name=features``."""
+    if x.ndim != 2 or x.shape[1] != features:
+        raise ValueError(
+            f"{where}: x has shape {tuple(x.shape)}, expected (batch, {features}) "
+            f"for a layer with {count_name}={features}"
+        )
+
+
 def require_positive_int(value, arg: str, where: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise ValueError(f"{where}: {arg} must be a positive int, got {value!r}")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from . import activations, init as initializers
-from ._checks import require_float, require_output_shape, require_positive_int, require_same_dtype
+from ._checks import (
+    require_batch_of_features, require_float, require_output_shape, require_positive_int, require_same_dtype,
+)
 from .backend import dtype_name, namespace_of
 from .layer import Layer, can_skip_input_grad, layer_config, layer_from_config
 from .parameter import Parameter
@@ -59,11 +61,7 @@ class Dense(Layer):
         return out, backward
 
     def _check_input(self, xp, x):
-        if x.ndim != 2 or x.shape[1] != self.in_features:
-            raise ValueError(
-                f"Dense: x has shape {tuple(x.shape)}, expected (batch, {self.in_features}) "
-                f"for a layer with in_features={self.in_features}"
-            )
+        require_batch_of_features(x, self.in_features, "in_features", "Dense")
         require_float(xp, x, "x", "Dense")
         require_same_dtype(x, self.weight.value, "x", "the layer's weight", "Dense")
 

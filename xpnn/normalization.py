@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from . import init
 from ._checks import (
-    require_finite_number, require_float, require_output_shape, require_positive_int,
+    require_batch_of_features, require_finite_number, require_float, require_output_shape, require_positive_int,
     require_same_dtype,
 )
 from .backend import dtype_name, namespace_of
@@ -106,11 +106,7 @@ class BatchNorm(Layer):
         return out, backward
 
     def _check_input(self, xp, x, training):
-        if x.ndim != 2 or x.shape[1] != self.num_features:
-            raise ValueError(
-                f"BatchNorm: x has shape {tuple(x.shape)}, expected (batch, {self.num_features}) "
-                f"for a layer with num_features={self.num_features}"
-            )
+        require_batch_of_features(x, self.num_features, "num_features", "BatchNorm")
         require_float(xp, x, "x", "BatchNorm")
         require_same_dtype(x, self.running_mean.value, "x", "the layer's running_mean", "BatchNorm")
         if training and x.shape[0] < 2:
