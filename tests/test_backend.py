@@ -133,3 +133,48 @@ def test_device_random_takes_any_integer_seed_and_refuses_negative_ones():
     assert np.array_equal(xpnn.to_numpy(a), xpnn.to_numpy(b))
     with pytest.raises(ValueError, match=r"DeviceRandom: seed must be None, a Generator or an int >= 0, got -1"):
         backend.DeviceRandom(-1)
+
+
+# ---------------------------------------------------------------- the NumPy namespace seam
+
+def test_numpy_arrays_compute_with_xpnns_numpy_namespace():
+    import array_api_compat.numpy as compat
+
+    fast = backend.numpy_namespace()
+    assert backend.namespace_of(x=np.ones(2)) is fast and backend.host_namespace() is fast
+    with xpnn.use_backend("numpy") as xp:
+        assert xp is fast
+    assert backend.backend_name_of(fast) == "numpy"
+    # everything else is array_api_compat.numpy's own
+    for name in ("exp", "matmul", "astype", "concat", "isdtype", "finfo", "float32",
+                 "__array_api_version__", "__array_namespace_info__"):
+        assert getattr(fast, name) is getattr(compat, name), name
+
+
+@pytest.mark.parametrize("reduction", ["sum", "max", "min"])
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int8", "int32", "uint8", "bool"])
+def test_numpy_namespace_reductions_give_array_api_compats_results(reduction, dtype):
+    import array_api_compat.numpy as compat
+
+    fast = getattr(backend.numpy_namespace(), reduction)
+    reference = getattr(compat, reduction)
+    rng = np.random.default_rng(0)
+    for shape in [(), (5,), (3, 4), (2, 3, 4)]:
+        x = (rng.standard_normal(shape) * 50).astype(dtype)
+        axes = [None] + list(range(-len(shape), len(shape))) + ([(0, -1)] if len(shape) > 1 else [])
+        for axis in axes:
+            for keepdims in (False, True):
+                got = fast(x, axis=axis, keepdims=keepdims)
+                expected = reference(x, axis=axis, keepdims=keepdims)
+                assert type(got) is type(expected) and got.dtype == expected.dtype
+                np.testing.assert_array_equal(got, expected)
+                assert np.shape(got) == np.shape(expected), (shape, axis, keepdims)
+    x = (np.arange(6) % 3).astype(dtype).reshape(2, 3)
+    if reduction == "sum":
+        for out_dtype in ("float64", "int64"):
+            got = fast(x, axis=0, dtype=np.dtype(out_dtype))
+            np.testing.assert_array_equal(got, reference(x, axis=0, dtype=np.dtype(out_dtype)))
+            assert got.dtype == out_dtype
+    else:  # an empty reduction has no identity: the same error as NumPy's
+        with pytest.raises(ValueError, match="zero-size array"):
+            fast(np.ones((0, 3), dtype=dtype), axis=0)
