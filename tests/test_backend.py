@@ -146,7 +146,7 @@ def test_numpy_arrays_compute_with_xpnns_numpy_namespace():
         assert xp is fast
     assert backend.backend_name_of(fast) == "numpy"
     # everything else is array_api_compat.numpy's own
-    for name in ("exp", "matmul", "astype", "concat", "isdtype", "finfo", "float32",
+    for name in ("exp", "matmul", "concat", "isdtype", "finfo", "float32",
                  "__array_api_version__", "__array_namespace_info__"):
         assert getattr(fast, name) is getattr(compat, name), name
 
@@ -178,3 +178,38 @@ def test_numpy_namespace_reductions_give_array_api_compats_results(reduction, dt
     else:  # an empty reduction has no identity: the same error as NumPy's
         with pytest.raises(ValueError, match="zero-size array"):
             fast(np.ones((0, 3), dtype=dtype), axis=0)
+
+
+def test_numpy_namespace_astype_reshape_and_arange_give_array_api_compats_results():
+    import array_api_compat.numpy as compat
+
+    fast = backend.numpy_namespace()
+    x = np.arange(24, dtype=np.float32).reshape(2, 3, 4) - 7.5
+    for dtype in (np.float32, np.float64, np.int8, np.int64, np.bool_):
+        for copy in (True, False):
+            got, expected = fast.astype(x, dtype, copy=copy), compat.astype(x, dtype, copy=copy)
+            assert got.dtype == expected.dtype
+            np.testing.assert_array_equal(got, expected)
+            assert (got is x) == (expected is x)  # copy=False with the same dtype: no copy
+    assert fast.astype(x, np.float64, device="cpu").dtype == np.float64
+    with pytest.raises(ValueError, match="device"):
+        fast.astype(x, np.float64, device="cuda")
+    assert fast.astype(np.float32(2.5), np.int32) == compat.astype(np.float32(2.5), np.int32)
+    for shape in [(24,), (-1,), (4, 6), (2, -1, 3)]:
+        for copy in (None, True):
+            got, expected = fast.reshape(x, shape, copy=copy), compat.reshape(x, shape, copy=copy)
+            assert got.shape == expected.shape
+            np.testing.assert_array_equal(got, expected)
+            assert np.shares_memory(got, x) == np.shares_memory(expected, x)
+    with pytest.raises(ValueError):
+        fast.reshape(x, (5, 5))
+    with pytest.raises(ValueError):  # copy=False where a view is impossible
+        fast.reshape(x.T, (24,), copy=False)
+    for args, kwargs in [((5,), {}), ((2, 9), {}), ((2, 9, 3), {}), ((0.5, 3.0, 0.5), {}),
+                         ((6,), {"dtype": np.int8}), ((1, 4), {"dtype": np.float32}),
+                         ((3,), {"device": "cpu"})]:
+        got, expected = fast.arange(*args, **kwargs), compat.arange(*args, **kwargs)
+        assert got.dtype == expected.dtype
+        np.testing.assert_array_equal(got, expected)
+    with pytest.raises(ValueError, match="device"):
+        fast.arange(3, device="cuda")
