@@ -52,8 +52,7 @@ class FlatState:
 
     def gather(self, arrays):
         """One new 1-d array holding ``arrays`` (one per parameter, in order) end to end."""
-        xp = self.xp  # a reshape costs a microsecond: 1-d arrays (biases) skip theirs
-        return xp.concat([a if a.ndim == 1 else xp.reshape(a, (-1,)) for a in arrays])
+        return self.xp.concat(arrays, axis=None)  # axis=None: flattened, no reshape calls
 
     def pieces(self, flat) -> list:
         """``flat`` cut back into one array per parameter, each of its parameter's shape;

@@ -437,8 +437,9 @@ class Adam(Optimizer):
     def _update_flat(self, xp, flat, params, grad, lr, step):
         if not flat.buffers:
             flat.buffers = {"m": xp.zeros_like(grad), "v": xp.zeros_like(grad)}
-        for p in params:
-            self._decay(p, lr)
+        if self.decoupled_weight_decay and self.weight_decay:
+            for p in params:
+                self._decay(p, lr)
         update = self._step_size(xp, flat.buffers["m"], flat.buffers["v"], grad, lr, step)
         for p, piece in zip(params, flat.pieces(update)):
             p.value -= piece
