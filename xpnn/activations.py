@@ -370,8 +370,13 @@ class Activation(Layer):
 
     def forward(self, x, training: bool = True):
         xp = namespace_of(x=x)
-        fn, hyper = self.function, self.hyper
         require_float(xp, x, "x", type(self).__name__)
+        return self.apply_checked(xp, x)
+
+    def apply_checked(self, xp, x):
+        """``forward`` for an ``x`` of namespace ``xp`` already known to be a float array:
+        for a layer that applies this activation to the output of its own matmul."""
+        fn, hyper = self.function, self.hyper
         a = fn.value(xp, x, **hyper)
         z_kept = x if fn.saves in ("input", "both") else None
         a_kept = a if fn.saves in ("output", "both") else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from . import activations, init as initializers
+from .activations import Activation
 from ._checks import (
     require_batch_of_features, require_float, require_output_shape, require_positive_int, require_same_dtype,
 )
@@ -43,6 +44,8 @@ class Dense(Layer):
             z = z + bias.value
         if activation is None:
             out, activation_backward = z, None
+        elif type(activation).forward is Activation.forward:  # z comes checked from the matmul
+            out, activation_backward = activation.apply_checked(xp, z)
         else:
             out, activation_backward = activation.forward(z, training)
 
