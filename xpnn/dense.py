@@ -41,7 +41,7 @@ class Dense(Layer):
         self._check_input(xp, x)
         z = x @ weight.value
         if bias is not None:
-            z = z + bias.value
+            z += bias.value  # in place: z is the matmul's fresh output (no (batch, out) temporary)
         if activation is None:
             out, activation_backward = z, None
         elif type(activation).forward is Activation.forward:  # z comes checked from the matmul

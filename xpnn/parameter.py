@@ -34,7 +34,7 @@ class Parameter:
 
     def accumulate(self, gradient) -> None:
         """Add ``gradient`` into ``grad``; takes ownership of a freshly computed array."""
-        if tuple(gradient.shape) != self.shape:
+        if tuple(gradient.shape) != tuple(self.value.shape):
             raise ValueError(
                 f"gradient for parameter {self.name!r} has shape {tuple(gradient.shape)}, "
                 f"expected {self.shape}"
