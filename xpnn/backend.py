@@ -382,6 +382,27 @@ def _checked_namespace_of(named_arrays: dict):
     return next(iter(seen.values()))
 
 
+# ---------------------------------------------------------------- fast paths
+
+def fused_kernels(xp):
+    """The seam for backend-specific fast paths: an object of in-place kernels
+    (xpnn/_kernels.py) for arrays of namespace ``xp``, or None where xpnn has none. Callers
+    keep the generic array-API code beside each use: it is the reference, and the tests
+    assert that both give the same numbers.
+
+    NumPy has them. CuPy's ufuncs take ``out=`` the same way, but it gets None until the
+    kernels have been run and measured on a GPU; array_api_strict has no ``out=``.
+    """
+    return _numpy_kernels() if xp is numpy_namespace() else None
+
+
+@functools.lru_cache(maxsize=None)
+def _numpy_kernels():
+    from ._kernels import OutKernels
+
+    return OutKernels(numpy)
+
+
 # ---------------------------------------------------------------- random numbers
 
 _host_rng = numpy.random.default_rng()

@@ -73,6 +73,7 @@ class Optimizer:
         self._last_unique: list = []  # unique Parameters: binding is skipped when it repeats
         self._checked: dict[int, tuple] = {}  # id(parameter) -> (value array checked, namespace)
         self._flat: _flat.FlatState | None = None  # the state of the parameters it holds, if any
+        self._scratch_buffers: dict = {}  # (namespace, dtype) -> 1-d array, see _scratch
 
     # -- learning rate
     @property
@@ -188,6 +189,16 @@ class Optimizer:
         if given is not None:  # the ids stay valid: _last_unique keeps their owners alive
             self._last_given, self._last_unique = given, unique
         return unique
+
+    def _scratch(self, xp, like):
+        """An array shaped like ``like`` for a kernel's intermediates: a view into one buffer
+        per dtype, grown to the largest parameter (fused kernels only: the namespace's slices
+        and reshapes of a contiguous buffer are views, which the array API does not promise)."""
+        size, key = math.prod(like.shape), (xp, like.dtype)
+        buffer = self._scratch_buffers.get(key)
+        if buffer is None or buffer.shape[0] < size:
+            buffer = self._scratch_buffers[key] = xp.empty((size,), dtype=like.dtype)
+        return xp.reshape(buffer[:size], like.shape)
 
     def _namespace_of(self, p):
         """The parameter's namespace. The full check runs when its value array is new to this
@@ -449,22 +460,27 @@ class Adam(Optimizer):
             p.value *= 1.0 - lr * self.weight_decay
 
     def _step_size(self, xp, m, v, grad, lr, step):
-        """Move the moments m and v (in place) and return the step to subtract."""
+        """Move the moments m and v (in place) and return the step to subtract; the array
+        returned may be the optimizer's scratch, valid until the next update."""
+        # m / (sqrt(v) / sqrt(bc_2) + eps) * lr / bc_1 as PyTorch writes it, multiplied through
+        # by sqrt(bc_2) so that the bias corrections are scalars and cost no array operation
+        root_bc_2 = math.sqrt(1.0 - self.beta_2 ** step)
+        eps, scale = self.eps * root_bc_2, lr * root_bc_2 / (1.0 - self.beta_1 ** step)
+        kernels = backend.fused_kernels(xp)
+        if kernels is not None:
+            return kernels.adam_update(m, v, grad, self._scratch(xp, grad), beta_1=self.beta_1,
+                                       beta_2=self.beta_2, eps=eps, scale=scale)
         m *= self.beta_1
         m += (1.0 - self.beta_1) * grad
         v *= self.beta_2
         squared = grad * grad
         squared *= 1.0 - self.beta_2
         v += squared
-        # lr / bc_1 * m / (sqrt(v) / sqrt(bc_2) + eps) as PyTorch writes it, multiplied through
-        # by sqrt(bc_2) so that the bias corrections are scalars and cost no array operation;
-        # the two temporaries are reused in place, since on large layers every fresh array
-        # costs page faults.
-        root_bc_2 = math.sqrt(1.0 - self.beta_2 ** step)
-        denominator = xp.sqrt(v)
-        denominator += self.eps * root_bc_2
-        update = m * (lr * root_bc_2 / (1.0 - self.beta_1 ** step))
-        update /= denominator
+        del squared  # before sqrt allocates: the allocator can hand its memory straight back
+        update = xp.sqrt(v)
+        update += eps
+        update = m / update
+        update *= scale
         return update
 
 
