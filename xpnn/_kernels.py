@@ -5,7 +5,7 @@ the backend-specific fast path of the optimizers' hot update, reached through
 The array API makes a new array for every result. For a parameter of millions of values that
 is four fresh arrays of its size an Adam step, and on the CPU they come back as page faults
 whenever the allocator has given the memory back to the system (W4, 1024-2048-2048-10: about
-2,000 a step). Here every intermediate goes into one scratch array the caller owns. Each
+2,300 a step). Here every intermediate goes into one scratch array the caller owns. Each
 kernel makes the generic code's operations in the same order on the same operands, so the
 numbers are bit for bit the same (tests/test_kernels.py).
 """

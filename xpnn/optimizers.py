@@ -192,8 +192,9 @@ class Optimizer:
 
     def _scratch(self, xp, like):
         """An array shaped like ``like`` for a kernel's intermediates: a view into one buffer
-        per dtype, grown to the largest parameter (fused kernels only: the namespace's slices
-        and reshapes of a contiguous buffer are views, which the array API does not promise)."""
+        per namespace and dtype, grown to the largest parameter. For fused kernels only: their
+        namespaces slice and reshape a contiguous buffer into views, which the array API does
+        not promise."""
         size, key = math.prod(like.shape), (xp, like.dtype)
         buffer = self._scratch_buffers.get(key)
         if buffer is None or buffer.shape[0] < size:
@@ -477,9 +478,9 @@ class Adam(Optimizer):
         squared *= 1.0 - self.beta_2
         v += squared
         del squared  # before sqrt allocates: the allocator can hand its memory straight back
-        update = xp.sqrt(v)
-        update += eps
-        update = m / update
+        denominator = xp.sqrt(v)
+        denominator += eps
+        update = m / denominator
         update *= scale
         return update
 
