@@ -252,7 +252,9 @@ def numpy_namespace():
     fast = types.ModuleType("xpnn.numpy_namespace", compat.__doc__)
     fast.__dict__.update({key: value for key, value in vars(compat).items()
                           if key not in _MODULE_OWN_NAMES})
-    fast.sum, fast.max, fast.min = _sum, _max, _min
+    for name, direct in (("sum", _sum), ("max", _max), ("min", _min)):
+        if getattr(compat, name) is getattr(numpy, name):  # not where compat wraps them (NumPy 1.x)
+            setattr(fast, name, direct)
 
     def astype(x, dtype, /, *, copy=True, device=None):
         if device is None and type(x) is numpy.ndarray:
