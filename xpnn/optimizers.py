@@ -443,22 +443,22 @@ class Adam(Optimizer):
     def _update(self, xp, p, grad, state, lr, step):
         if "m" not in state:
             state["m"], state["v"] = xp.zeros_like(p.value), xp.zeros_like(p.value)
-        self._decay(p, lr)
+        self._decay((p,), lr)
         p.value -= self._step_size(xp, state["m"], state["v"], grad, lr, step)
 
     def _update_flat(self, xp, flat, params, grad, lr, step):
         if not flat.buffers:
             flat.buffers = {"m": xp.zeros_like(grad), "v": xp.zeros_like(grad)}
-        if self.decoupled_weight_decay and self.weight_decay:
-            for p in params:
-                self._decay(p, lr)
+        self._decay(params, lr)
         update = self._step_size(xp, flat.buffers["m"], flat.buffers["v"], grad, lr, step)
         for p, piece in zip(params, flat.pieces(update)):
             p.value -= piece
 
-    def _decay(self, p, lr):
+    def _decay(self, params, lr):
+        """AdamW's decoupled decay, value *= 1 - lr * weight_decay; nothing for Adam."""
         if self.decoupled_weight_decay and self.weight_decay:
-            p.value *= 1.0 - lr * self.weight_decay
+            for p in params:
+                p.value *= 1.0 - lr * self.weight_decay
 
     def _step_size(self, xp, m, v, grad, lr, step):
         """Move the moments m and v (in place) and return the step to subtract; the array
