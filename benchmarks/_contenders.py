@@ -36,12 +36,12 @@ def xpnn_model(workload):
 class XpnnStep:
     """xpnn's real training step, called directly in a loop over pre-made device batches.
 
-    The body is what ``Trainer.run`` (xpnn/training.py) does per batch, minus fit's own
-    bookkeeping (the running loss sum, metrics, callbacks): forward(training=True), the
-    loss's forward, zero_grad of the parameters, backward for the parameter gradients alone (the data needs no
-    gradient, so the first layer computes no dx), optimizer.step. Like fit, the loss is built with
-    ``validate=False``: fit checks the labels once before the first step and then turns the
-    per-step label check off, because it reads a value back from the device.
+    Each step is ``xpnn.training.train_step``, the function ``Model.fit`` calls per batch, without
+    fit's own bookkeeping (the running loss sum, metrics, callbacks): forward(training=True),
+    the loss's forward, zero_grad of the parameters, backward for the parameter gradients alone
+    (the data needs no gradient, so the first layer computes no dx), optimizer.step. Like fit,
+    the loss has ``validate=False``: fit checks the labels once before the first step and then
+    steps with ``loss.unchecked()``, because the label check reads a value back from the device.
     """
 
     label = "xpnn step"
@@ -60,18 +60,13 @@ class XpnnStep:
         self.params = self.model.parameters()
 
     def run(self, steps: int) -> int:
-        from xpnn.layer import backward_for_parameters
+        from xpnn.training import train_step
 
         model, loss, optimizer, params, batches = (
             self.model, self.loss, self.optimizer, self.params, self.batches)
         for i in range(steps):
             xb, yb = batches[i % len(batches)]
-            out, backward = model.forward(xb, training=True)
-            value, loss_backward = loss.forward(out, yb)
-            for parameter in params:
-                parameter.zero_grad()
-            backward_for_parameters(backward, loss_backward())
-            optimizer.step(params)
+            train_step(model, loss, optimizer, xb, yb, params)
         self.device.sync()
         return steps
 

@@ -120,8 +120,27 @@ def test_only_the_backend_module_names_numpy_or_cupy():
 
     package = pathlib.Path(xpnn.__file__).parent
     pattern = re.compile(r"^\s*(import|from)\s+(numpy|cupy|cupyx)\b", re.MULTILINE)
-    offenders = [path.name for path in package.rglob("*.py")
-                 if path.name != "backend.py" and pattern.search(path.read_text())]
+    modules = list(package.rglob("*.py"))
+    offenders = [str(path.relative_to(package)) for path in modules
+                 if path.parent.name != "backend" and pattern.search(path.read_text())]
+    assert offenders == []
+    assert any(pattern.search(path.read_text()) for path in modules if path.parent.name == "backend")
+
+
+def test_no_module_imports_a_private_name_of_another():
+    """What several modules need is public inside the package: no ``from .x import _y``."""
+    import pathlib
+    import re
+
+    root = pathlib.Path(xpnn.__file__).parent.parent
+    pattern = re.compile(r"^\s*from\s+[\w.]+\s+import\s+\(?([^)]*?)\)?$", re.MULTILINE | re.DOTALL)
+    offenders = []
+    for folder in ("xpnn", "tests", "benchmarks", "examples"):
+        for path in (root / folder).rglob("*.py"):
+            for match in re.finditer(r"^\s*from\s+([\w.]+)\s+import\s+(\([^)]*\)|[^\n]*)", path.read_text(), re.MULTILINE):
+                names = [part.strip().split(" as ")[0] for part in match.group(2).strip("()").split(",")]
+                offenders += [f"{path.relative_to(root)}: {name}" for name in names
+                              if name.startswith("_") and not name.startswith("__") and match.group(1) != "__future__"]
     assert offenders == []
 
 

@@ -163,13 +163,17 @@ def test_a_crash_during_a_write_leaves_the_previous_file_intact(xp, tmp_path, mo
     model.save(path)
     expected = xpnn.to_numpy(model.predict(X))
 
+    calls = []
+
     def dies_half_way(stream, payload):
+        calls.append(payload)
         stream.write(b"PK\x03\x04 half an archive")
         raise OSError("disk full (simulated)")
 
-    monkeypatch.setattr(backend, "_write_npz", dies_half_way)
+    monkeypatch.setattr(backend.files, "write_npz", dies_half_way)
     with pytest.raises(OSError, match="simulated"):
         rich_model(seed=1).save(path)
+    assert len(calls) == 1, "the save did not go through the patched writer"
     assert os.listdir(tmp_path) == ["model"], "the temporary file was left behind"
     assert_close(xpnn.load(path).predict(X), expected, rtol=0, atol=0)
 
@@ -244,7 +248,7 @@ def test_resuming_a_different_architecture_is_refused_before_training(xp, tmp_pa
 
 
 def test_unknown_layer_class_in_the_architecture(xp, tmp_path):
-    from xpnn.checkpoint import MODEL_FORMAT, write_file
+    from xpnn.training.checkpoint import MODEL_FORMAT, write_file
 
     path = tmp_path / "odd"
     write_file(path, MODEL_FORMAT, {"architecture": {"class": "os.system", "config": {}},
@@ -283,7 +287,7 @@ def test_resuming_with_another_optimizer_is_refused_and_changes_nothing(xp, tmp_
 
 
 def test_a_checkpoint_missing_entries_is_called_corrupted(xp, tmp_path):
-    from xpnn.checkpoint import CHECKPOINT_FORMAT, model_state, write_file
+    from xpnn.training.checkpoint import CHECKPOINT_FORMAT, model_state, write_file
 
     X, y = blobs()
     model = rich_model()

@@ -81,7 +81,7 @@ def test_frozen_parameters_get_no_gradient_but_input_gradient_flows(xp):
 def test_skipping_the_input_gradient_leaves_the_parameter_gradients_unchanged(xp, first):
     """backward_for_parameters, as fit uses it: the first Dense layer computes no dx, and a
     first layer that cannot skip it (here an activation) still gets its backward run."""
-    from xpnn.layer import backward_for_parameters
+    from xpnn.nn.layer import backward_for_parameters
 
     def model():
         with xpnn.backend.seeded(3):

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 import xpnn
-from xpnn.dropout import Dropout
-from xpnn.layer import layer_config, layer_from_config
+from xpnn.nn.layers.dropout import Dropout
+from xpnn.nn.layer import layer_config, layer_from_config
 from xpnn.testing import assert_close
 
 from .helpers import host_normal, on_backend
@@ -104,7 +104,7 @@ def test_config_round_trip(xp):
 # ----------------------------------------------------------- bad input
 
 @pytest.mark.parametrize("rate, error, message", [
-    (1, ValueError, r"Dropout: rate must be in \[0, 1\), got 1.0"),
+    (1, ValueError, r"Dropout: rate must be in \[0, 1\), got 1"),
     (-0.1, ValueError, r"Dropout: rate must be in \[0, 1\), got -0.1"),
     ("a", TypeError, "Dropout: rate must be a number, got 'a'"),
     (float("nan"), ValueError, "Dropout: rate must be finite"),

@@ -114,9 +114,13 @@ def test_epochs(xp, epochs):
     assert_fit_refused(r"fit: epochs must be an int >= 0", epochs=epochs)
 
 
-@pytest.mark.parametrize("split", [1.0, -0.1, 1.5, float("nan"), "0.2"])
-def test_validation_split_outside_0_1(xp, split):
-    assert_fit_refused(r"fit: validation_split must be a number in \[0, 1\)", validation_split=split)
+@pytest.mark.parametrize("split, error, message", [
+    (1.0, ValueError, r"must be in \[0, 1\), got 1.0"), (-0.1, ValueError, r"must be in \[0, 1\), got -0.1"),
+    (1.5, ValueError, r"must be in \[0, 1\), got 1.5"), (float("nan"), ValueError, "must be finite, got nan"),
+    ("0.2", TypeError, "must be a number, got '0.2'"),
+])
+def test_validation_split_outside_0_1(xp, split, error, message):
+    assert_fit_refused(r"fit: validation_split " + message, error=error, validation_split=split)
 
 
 def test_validation_split_leaving_nothing(xp):

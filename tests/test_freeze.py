@@ -46,8 +46,8 @@ def test_freezing_a_whole_model_still_gives_the_input_gradient(xp):
 
 
 def test_frozen_normalization_and_residual_layers(xp):
-    from xpnn.normalization import BatchNorm, LayerNorm
-    from xpnn.residual import Residual
+    from xpnn.nn.layers.normalization import BatchNorm, LayerNorm
+    from xpnn.nn.layers.residual import Residual
 
     model = xpnn.Sequential(
         xpnn.Dense(3, 4), BatchNorm(4), Residual(xpnn.Dense(4, 4, activation="tanh")), LayerNorm(4),

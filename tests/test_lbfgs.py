@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import xpnn
-from xpnn.lbfgs import LBFGS
+from xpnn.optim.lbfgs import LBFGS
 
 from .helpers import on_backend
 
@@ -92,7 +92,8 @@ def test_a_non_finite_start_is_reported_not_iterated():
 @pytest.mark.parametrize("kwargs, message", [
     ({"history_size": 0}, "LBFGS: history_size must be a positive int, got 0"),
     ({"max_iter": 1.5}, "LBFGS: max_iter must be a positive int, got 1.5"),
-    ({"gtol": -1.0}, "LBFGS: gtol and ftol must be >= 0"),
+    ({"gtol": -1.0}, "LBFGS: gtol must be >= 0, got -1.0"),
+    ({"ftol": -1e-9}, "LBFGS: ftol must be >= 0, got -1e-09"),
     ({"c1": 0.95}, r"LBFGS: the Wolfe constants need 0 < c1 < c2 < 1, got c1=0.95, c2=0.9"),
 ])
 def test_bad_settings_are_refused(kwargs, message):

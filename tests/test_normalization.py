@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 
 import xpnn
-from xpnn.layer import layer_config, layer_from_config
-from xpnn.normalization import BatchNorm, LayerNorm
+from xpnn.nn.layer import layer_config, layer_from_config
+from xpnn.nn.layers.normalization import BatchNorm, LayerNorm
 from xpnn.testing import assert_close, check_backends, gradcheck
 
 from .helpers import host_normal, on_backend

@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 
 import xpnn
-from xpnn.layer import layer_config, layer_from_config
-from xpnn.normalization import LayerNorm
-from xpnn.residual import Residual
+from xpnn.nn.layer import layer_config, layer_from_config
+from xpnn.nn.layers.normalization import LayerNorm
+from xpnn.nn.layers.residual import Residual
 from xpnn.testing import assert_close, check_backends, gradcheck
 
 from .helpers import host_normal, on_backend

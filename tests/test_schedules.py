@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from xpnn import schedules
-from xpnn.optimizers import SGD
-from xpnn.schedules import (
+from xpnn.optim import SGD
+from xpnn.optim.schedules import (
     Constant, CosineDecay, ExponentialDecay, InverseTimeDecay, ReduceOnPlateau, StepDecay,
 )
 
@@ -150,7 +150,7 @@ def test_from_config_errors():
         schedules.from_config({"class": "Constant"})
     with pytest.raises(ValueError, match="config of Constant must be a dict"):
         schedules.from_config({"class": "Constant", "config": [0.1]})
-    with pytest.raises(TypeError, match="expected a Schedule, got float"):
+    with pytest.raises(TypeError, match="expected a schedule, got float"):
         schedules.schedule_config(0.1)
 
 
@@ -159,9 +159,11 @@ def test_get():
     assert schedules.get(s) is s
     assert isinstance(schedules.get(0.01), Constant) and schedules.get(0.01)(7) == 0.01
     assert schedules.get(np.float32(0.5))(0) == 0.5
-    with pytest.raises(TypeError, match="a positive number or a Schedule, got '0.1'"):
+    assert isinstance(schedules.get("cosine_decay", lr=0.1, total_epochs=5), CosineDecay)
+    assert isinstance(schedules.get(StepDecay, lr=0.1), StepDecay)
+    with pytest.raises(ValueError, match="unknown schedule '0.1'; valid names: .*cosine_decay"):
         schedules.get("0.1")
-    with pytest.raises(TypeError, match="a positive number or a Schedule, got True"):
+    with pytest.raises(TypeError, match="schedule must be a name, a schedule class or a schedule object, got bool"):
         schedules.get(True)
     with pytest.raises(ValueError, match="Constant: lr must be > 0"):
         schedules.get(-1.0)
@@ -171,17 +173,17 @@ def test_get():
     (lambda: Constant(0), ValueError, "Constant: lr must be > 0"),
     (lambda: Constant("0.1"), TypeError, "Constant: lr must be a number"),
     (lambda: StepDecay(0.1, factor=1.5), ValueError, r"StepDecay: factor must be in \(0, 1\]"),
-    (lambda: StepDecay(0.1, factor=0), ValueError, "StepDecay: factor must be > 0"),
-    (lambda: StepDecay(0.1, every=0), ValueError, "StepDecay: every must be an int >= 1"),
-    (lambda: StepDecay(0.1, every=2.0), ValueError, "StepDecay: every must be an int"),
+    (lambda: StepDecay(0.1, factor=0), ValueError, r"StepDecay: factor must be in \(0, 1\], got 0"),
+    (lambda: StepDecay(0.1, every=0), ValueError, "StepDecay: every must be a positive int, got 0"),
+    (lambda: StepDecay(0.1, every=2.0), ValueError, "StepDecay: every must be a positive int, got 2.0"),
     (lambda: ExponentialDecay(0.1, k=-1), ValueError, "ExponentialDecay: k must be >= 0"),
     (lambda: InverseTimeDecay(0.1, k=float("inf")), ValueError, "k must be finite"),
-    (lambda: CosineDecay(0.1, total_epochs=0), ValueError, "total_epochs must be an int >= 1"),
+    (lambda: CosineDecay(0.1, total_epochs=0), ValueError, "total_epochs must be a positive int"),
     (lambda: CosineDecay(0.1, 5, warmup_epochs=5), ValueError, "must exceed warmup_epochs"),
     (lambda: CosineDecay(0.1, 5, warmup_epochs=-1), ValueError, "warmup_epochs must be an int"),
     (lambda: CosineDecay(0.1, 5, min_lr=0.2), ValueError, "min_lr .* must not exceed lr"),
     (lambda: ReduceOnPlateau(0.1, factor=1.0), ValueError, r"factor must be in \(0, 1\)"),
-    (lambda: ReduceOnPlateau(0.1, mode="up"), ValueError, "mode must be 'auto', 'min' or 'max'"),
+    (lambda: ReduceOnPlateau(0.1, mode="up"), ValueError, "mode must be one of 'auto', 'min', 'max', got 'up'"),
     (lambda: ReduceOnPlateau(0.1, monitor=""), TypeError, "monitor must be a non-empty str"),
     (lambda: ReduceOnPlateau(0.1, patience=-1), ValueError, "patience must be an int >= 0"),
     (lambda: ReduceOnPlateau(0.1, cooldown=1.5), ValueError, "cooldown must be an int >= 0"),

@@ -3,7 +3,7 @@ import math
 import numpy as np
 
 import xpnn
-from xpnn import special
+from xpnn.nn import special
 
 
 def test_erf_matches_math_erf_to_double_precision(xp):

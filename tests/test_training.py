@@ -213,10 +213,10 @@ def test_progress_bar_and_silence(xp, capsys):
 
 
 def test_data_already_on_the_backend_is_used_in_place(xp):
-    from xpnn import fit_data
+    from xpnn.training import data
 
     X = xpnn.asarray(np.ones((4, 3)), dtype="float32")
-    assert fit_data.features(X, "X", "fit", X.dtype) is X
+    assert data.features(X, "X", "fit", X.dtype) is X
 
 
 def test_zero_epochs_trains_nothing(xp):

@@ -2,41 +2,39 @@
 
 The same code runs on NumPy (CPU), CuPy (CUDA GPU) and array_api_strict (the standard alone).
 Choose the backend with ``XPNN_BACKEND`` or ``xpnn.use_backend(name)``.
+
+The package has five floors, each importing only from the ones below it (ARCHITECTURE.md):
+``backend`` (array libraries, devices, Ops), ``nn`` (the differentiable contract, activations,
+losses, layers), ``optim`` (update rules, schedules), ``training`` (train_step, fit, callbacks,
+metrics, checkpoints, Model), and the front doors (``sklearn``, ``datasets``, ``cli``).
 """
 
-from . import (
-    activations, backend, callbacks, checkpoint, datasets, init, lbfgs, losses, metrics,
-    optimizers, schedules, testing, training,
-)
-from .activations import (
+from . import backend, datasets, nn, optim, testing, training
+from .backend import BackendError, asarray, set_seed, to_numpy, use_backend
+from .nn import activations, init, losses
+from .nn.activations import (
     ELU, GELU, SELU, Gaussian, HardSigmoid, HardTanh, Identity, LeakyReLU, LogSoftmax, Mish,
     PiecewiseLinear, PReLU, ReLU, Sigmoid, SiLU, Softmax, Softplus, Step, Swish, Tanh,
 )
-from .backend import BackendError, asarray, set_seed, to_numpy, use_backend
-from .callbacks import (
-    Callback, EarlyStopping, History, LearningRateScheduler, ModelCheckpoint, ProgressBar,
-    TerminateOnNaN,
-)
-from .dense import Dense
-from .dropout import Dropout
-from .layer import Layer
-from .lbfgs import LBFGS
-from .losses import MAE, MSE, BinaryCrossEntropy, CrossEntropy, Huber, Loss
-from .model import Model, load
-from .normalization import BatchNorm, LayerNorm
-from .optimizers import SGD, Adam, AdamW, Optimizer, RMSprop
-from .parameter import Buffer, Parameter
-from .residual import Residual
-from .sequential import Sequential
+from .nn.layer import Layer
+from .nn.layers import BatchNorm, Dense, Dropout, LayerNorm, Residual, Sequential
+from .nn.losses import MAE, MSE, BinaryCrossEntropy, CrossEntropy, Huber, Loss
+from .nn.parameter import Buffer, Parameter
+from .optim import SGD, Adam, AdamW, LBFGS, Optimizer, RMSprop, lbfgs, schedules
+optimizers = optim  # the name users know: xpnn.optimizers.Adam, xpnn.optimizers.get
 from .testing import check_backends, gradcheck
+from .training import (
+    Callback, EarlyStopping, History, LearningRateScheduler, Model, ModelCheckpoint, ProgressBar,
+    TerminateOnNaN, callbacks, checkpoint, load, metrics, train_step,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
     "activations", "backend", "callbacks", "checkpoint", "datasets", "init", "lbfgs", "losses",
-    "metrics", "optimizers", "schedules", "testing", "training",
+    "metrics", "nn", "optim", "optimizers", "schedules", "testing", "training",
     "BackendError", "asarray", "set_seed", "to_numpy", "use_backend",
-    "Parameter", "Buffer", "Layer", "Dense", "Sequential", "Model", "load",
+    "Parameter", "Buffer", "Layer", "Dense", "Sequential", "Model", "load", "train_step",
     "Dropout", "BatchNorm", "LayerNorm", "Residual",
     "Optimizer", "SGD", "RMSprop", "Adam", "AdamW", "LBFGS",
     "Callback", "History", "EarlyStopping", "ModelCheckpoint", "LearningRateScheduler",

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from . import backend
 from .backend import asarray, asarray_like, dtype_name, namespace_of, to_numpy
-from .layer import Layer
-from .losses import Loss
-from .parameter import Parameter
+from .nn.layer import Layer
+from .nn.losses import Loss
+from .nn.parameter import Parameter
 
 # Relative agreement expected between two correct implementations, by dtype.
 DEFAULT_RTOL = {"float64": 1e-10, "float32": 1e-5}

@@ -21,6 +21,6 @@ if tuple(int(part) for part in sklearn.__version__.split(".")[:2] if part.isdigi
     raise ImportError(f"xpnn.sklearn needs scikit-learn >= 1.6, found {sklearn.__version__}: "
                       "pip install -U \"xpnn[sklearn]\"")
 
-from ._estimators import MLPClassifier, MLPRegressor
+from .estimators import MLPClassifier, MLPRegressor
 
 __all__ = ["MLPClassifier", "MLPRegressor"]

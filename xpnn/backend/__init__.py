@@ -1,0 +1,35 @@
+"""The backend floor: the only part of xpnn that names numpy or cupy.
+
+- ``selection``: which backend is active (``XPNN_BACKEND``, ``use_backend``, ``describe``).
+- ``arrays``: an array's namespace (``namespace_of``), dtypes, moving data (``asarray``,
+  ``to_numpy``).
+- ``numpy_namespace``: the array-API namespace xpnn computes with on NumPy arrays.
+- ``ops``: ``ops_for(xp)``, the hot operations with per-library fast paths.
+- ``random``: the host stream for initial weights, and the streams layers draw masks from.
+- ``files``: atomic writes and pickle-free reads of ``.npz`` archives.
+
+Math elsewhere takes the namespace of the arrays it is given; the active backend only decides
+where NEW arrays are created (parameters, data moved in with ``asarray``).
+"""
+
+from .arrays import (
+    DEFAULT_FLOAT, asarray, asarray_like, backend_name_of, copy_of, dtype_is, dtype_name,
+    host_namespace, is_array, namespace_of, resolve_dtype, to_numpy,
+)
+from .files import read_arrays, read_npz, write_arrays_atomically
+from .numpy_namespace import numpy_namespace
+from .ops import Ops, ops_for
+from .random import DeviceRandom, rng, seeded, set_seed
+from .selection import (
+    BACKEND_NAMES, ENV_VAR, INSTALL_HINTS, Backend, BackendError, available_backends, describe,
+    name, namespace, use_backend,
+)
+
+__all__ = [
+    "DEFAULT_FLOAT", "asarray", "asarray_like", "backend_name_of", "copy_of", "dtype_is",
+    "dtype_name", "host_namespace", "is_array", "namespace_of", "resolve_dtype", "to_numpy",
+    "read_arrays", "read_npz", "write_arrays_atomically", "numpy_namespace", "Ops", "ops_for",
+    "DeviceRandom", "rng", "seeded", "set_seed", "BACKEND_NAMES", "ENV_VAR", "INSTALL_HINTS",
+    "Backend", "BackendError", "available_backends", "describe", "name", "namespace",
+    "use_backend",
+]

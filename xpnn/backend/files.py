@@ -1,0 +1,100 @@
+"""Files: atomic writes of host arrays plus JSON metadata in one ``.npz`` archive, and reads
+that never unpickle."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+import zipfile
+
+import numpy
+
+from .arrays import to_numpy
+
+_META_KEY = "__xpnn_meta__"
+
+
+def write_arrays_atomically(path, arrays: dict, meta: dict) -> None:
+    """Write host arrays and a JSON-able ``meta`` dict to ``path`` (an .npz archive).
+
+    The data goes to a temporary file in the same folder, is flushed to disk, and only then
+    renamed over ``path``: a process killed mid-write leaves the previous file intact.
+    """
+
+
+
+    folder = os.path.dirname(os.path.abspath(path)) or "."
+    payload = {key: to_numpy(value) for key, value in arrays.items()}
+    payload[_META_KEY] = numpy.frombuffer(json.dumps(meta).encode("utf-8"), dtype=numpy.uint8)
+    handle, temporary = tempfile.mkstemp(prefix=".xpnn-", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            write_npz(stream, payload)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(temporary)
+        raise
+
+
+def write_npz(stream, payload: dict) -> None:
+    numpy.savez(stream, **payload)
+
+
+def _npz_contents(path) -> dict:
+    """Every array of the .npz archive at ``path`` as host arrays; never unpickles.
+    FileNotFoundError, or ValueError naming the file and the problem."""
+
+
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path}: no such file")
+    try:
+        loaded = numpy.load(path, allow_pickle=False)
+        if not hasattr(loaded, "files"):
+            raise ValueError(f"{path}: holds a single array (.npy), not an .npz archive of named arrays")
+        with loaded as archive:
+            return {key: archive[key] for key in archive.files}
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, KeyError) as error:
+        if str(error).startswith(f"{path}:"):
+            raise
+        raise ValueError(
+            f"{path}: not a readable .npz archive (truncated or corrupted?): {type(error).__name__}: {error}"
+        ) from None
+
+
+def read_npz(path, keys=None, optional=()) -> dict:
+    """Host arrays from the .npz archive at ``path``: those named in ``keys`` (all when None)
+    plus whichever of ``optional`` are there. Never unpickles; a missing key is a ValueError
+    that lists what the archive holds."""
+    arrays = _npz_contents(path)
+    wanted = list(arrays) if keys is None else list(keys)
+    missing = [key for key in wanted if key not in arrays]
+    if missing:
+        raise ValueError(
+            f"{path}: no array named {missing[0]!r}; the archive holds: "
+            + (", ".join(repr(name) for name in arrays) or "no arrays")
+        )
+    wanted += [key for key in optional if key in arrays and key not in wanted]
+    return {key: arrays[key] for key in wanted}
+
+
+def read_arrays(path) -> tuple[dict, dict]:
+    """(arrays, meta) from a file written by ``write_arrays_atomically``; never unpickles.
+
+    Raises ValueError naming the file and the problem for anything unreadable.
+    """
+
+
+    arrays = _npz_contents(path)
+    raw = arrays.pop(_META_KEY, None)
+    if raw is None:
+        raise ValueError(f"{path}: not an xpnn file (no {_META_KEY} entry)")
+    try:
+        meta = json.loads(raw.tobytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{path}: its metadata is corrupted: {error}") from None
+    return arrays, meta

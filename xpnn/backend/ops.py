@@ -1,0 +1,126 @@
+"""``Ops``: the hot operations of one array namespace, written once against the array API in
+the base class, and overridden per library where that library can do them faster.
+
+Callers ask ``ops_for(xp)`` and call the method; they never branch on whether a fast path
+exists. The generic method is the reference: an override must give the same numbers (bit for
+bit where it makes the same operations in the same order), and tests/test_ops.py compares
+every override with it. An ``Ops`` owns whatever scratch memory its overrides need.
+
+- ``Ops``: any array-API namespace (array_api_strict, CuPy until its kernels are measured).
+- ``NumPyOps``: NumPy's ufuncs write into a given array (``out=``), so the optimizer update
+  puts every intermediate into one scratch array instead of making a new array per operation;
+  for a large parameter those fresh arrays come back as page faults.
+
+Every method here must also keep a GPU from waiting: no ``float()``/``bool()`` of an array,
+no boolean-mask indexing. That is why ``clip`` and ``sign`` are here: array-api-compat's
+versions read a count back from the device on every call.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy
+
+from .numpy_namespace import numpy_namespace
+
+
+class Ops:
+    """Generic array-API implementations; ``xp`` is the namespace they compute with."""
+
+    def __init__(self, xp):
+        self.xp = xp
+
+    # ------------------------------------------------------------------ elementwise
+    def clip(self, x, low, high):
+        """``x`` limited to [low, high] (Python numbers); NaN stays NaN."""
+        xp = self.xp
+        return xp.minimum(xp.maximum(x, low), high)
+
+    def sign(self, x):
+        """-1, 0 or 1 in x's dtype (0 for NaN)."""
+        xp = self.xp
+        return xp.astype(x > 0, x.dtype) - xp.astype(x < 0, x.dtype)
+
+    # ------------------------------------------------------------------ optimizer updates
+    def sgd_momentum(self, buf, grad, *, momentum, nesterov):
+        """PyTorch's momentum buffer: ``buf = momentum buf + grad`` in place; returns the
+        update, ``buf`` or, with Nesterov, ``grad + momentum buf``."""
+        buf *= momentum
+        buf += grad
+        return grad + momentum * buf if nesterov else buf
+
+    def rmsprop_step(self, square_avg, grad, *, rho, eps):
+        """``square_avg = rho square_avg + (1 - rho) grad^2`` in place; returns
+        ``grad / (sqrt(square_avg) + eps)``."""
+        square_avg *= rho
+        square_avg += (1.0 - rho) * (grad * grad)
+        return grad / (self.xp.sqrt(square_avg) + eps)
+
+    def adam_step(self, m, v, grad, *, beta_1, beta_2, eps, scale):
+        """Adam's moments moved in place (``m = beta_1 m + (1 - beta_1) grad``,
+        ``v = beta_2 v + (1 - beta_2) grad^2``); returns ``scale m / (sqrt(v) + eps)``, the
+        step to subtract. The array returned may be scratch memory of this Ops, valid until
+        its next call: subtract it at once."""
+        m *= beta_1
+        m += (1.0 - beta_1) * grad
+        v *= beta_2
+        squared = grad * grad
+        squared *= 1.0 - beta_2
+        v += squared
+        del squared  # before sqrt allocates: the allocator can hand its memory straight back
+        denominator = self.xp.sqrt(v)
+        denominator += eps
+        step = m / denominator
+        step *= scale
+        return step
+
+
+class NumPyOps(Ops):
+    """NumPy: optimizer updates whose intermediates go into scratch memory with ``out=``."""
+
+    def __init__(self, xp):
+        super().__init__(xp)
+        self._scratch_buffers: dict = {}  # dtype -> 1-d array, grown to the largest request
+
+    def _scratch(self, like):
+        """An array shaped like ``like``: a view of one buffer per dtype (NumPy slices and
+        reshapes a contiguous buffer into views)."""
+        size = math.prod(like.shape)
+        buffer = self._scratch_buffers.get(like.dtype)
+        if buffer is None or buffer.shape[0] < size:
+            buffer = self._scratch_buffers[like.dtype] = numpy.empty((size,), dtype=like.dtype)
+        return buffer[:size].reshape(like.shape)
+
+    def scratch_sizes(self) -> dict[str, int]:
+        """Elements of scratch memory held, by dtype name (for tests and memory accounting)."""
+        return {str(dtype): buffer.shape[0] for dtype, buffer in self._scratch_buffers.items()}
+
+    def adam_step(self, m, v, grad, *, beta_1, beta_2, eps, scale):
+        # the generic method's operations, in its order, on the same operands
+        scratch = self._scratch(grad)
+        m *= beta_1
+        numpy.multiply(grad, 1.0 - beta_1, out=scratch)
+        m += scratch
+        v *= beta_2
+        numpy.multiply(grad, grad, out=scratch)
+        scratch *= 1.0 - beta_2
+        v += scratch
+        numpy.sqrt(v, out=scratch)
+        scratch += eps
+        numpy.divide(m, scratch, out=scratch)
+        scratch *= scale
+        return scratch
+
+
+#: the Ops of each namespace, made on first use; put another Ops here to replace one (a test
+#: that runs the generic methods on NumPy does)
+OPS_BY_NAMESPACE: dict = {}
+
+
+def ops_for(xp) -> Ops:
+    """The Ops of namespace ``xp``: one per namespace for the life of the process."""
+    ops = OPS_BY_NAMESPACE.get(xp)
+    if ops is None:
+        ops = OPS_BY_NAMESPACE[xp] = NumPyOps(xp) if xp is numpy_namespace() else Ops(xp)
+    return ops

@@ -1,0 +1,167 @@
+"""Which array library computes and where new arrays are made: ``XPNN_BACKEND``,
+``use_backend`` (for the process or a ``with`` block), ``describe``.
+
+The active backend only decides where NEW arrays are created (parameters, data moved in with
+``asarray``); math everywhere else takes the namespace of the arrays it is given.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from dataclasses import dataclass, replace
+
+import numpy
+
+from .numpy_namespace import numpy_namespace
+
+ENV_VAR = "XPNN_BACKEND"
+BACKEND_NAMES = ("numpy", "cupy", "array_api_strict", "auto")
+
+INSTALL_HINTS = {
+    "cupy": 'pip install "xpnn[cuda12]" (CUDA 12) or pip install "xpnn[cuda13]" (CUDA 13)',
+    "array_api_strict": "pip install array-api-strict",
+}
+
+
+class BackendError(RuntimeError):
+    """A backend was asked for that cannot be used here; the message says why and how to fix it."""
+
+
+@dataclass(frozen=True)
+class Backend:
+    name: str
+    xp: object  # the array-API namespace (array_api_compat wrapper or a native one)
+    version: str
+    device: str
+    reason: str  # why this backend was chosen (matters for "auto")
+
+
+def _probe(name: str) -> Backend:
+    """Import and check one concrete backend, or raise BackendError saying what is missing."""
+    if name == "numpy":
+        return Backend("numpy", numpy_namespace(), numpy.__version__, "cpu", "")
+    if name == "array_api_strict":
+        try:
+            strict = importlib.import_module("array_api_strict")
+        except ImportError as error:
+            raise BackendError(
+                f"backend 'array_api_strict' is not installed ({error}); install it with: "
+                f"{INSTALL_HINTS['array_api_strict']}"
+            ) from None
+        return Backend("array_api_strict", strict, strict.__version__, "cpu", "")
+    if name == "cupy":
+        try:
+            cupy = importlib.import_module("cupy")
+        except ImportError as error:
+            raise BackendError(
+                f"backend 'cupy' needs CuPy, which is not installed ({error}); install it with: "
+                f"{INSTALL_HINTS['cupy']}"
+            ) from None
+        try:
+            count = cupy.cuda.runtime.getDeviceCount()
+        except Exception as error:  # CUDA driver missing or broken: CuPy raises its own types
+            raise BackendError(
+                f"backend 'cupy': CuPy {cupy.__version__} is installed but no CUDA device is "
+                f"usable ({type(error).__name__}: {error}); check the NVIDIA driver and "
+                "CUDA_VISIBLE_DEVICES, or use XPNN_BACKEND=numpy"
+            ) from None
+        if count == 0:
+            raise BackendError(
+                f"backend 'cupy': CuPy {cupy.__version__} is installed but no CUDA device is "
+                "visible; check CUDA_VISIBLE_DEVICES, or use XPNN_BACKEND=numpy"
+            )
+        import array_api_compat.cupy as xp
+
+        props = cupy.cuda.runtime.getDeviceProperties(cupy.cuda.Device().id)
+        gpu = props["name"].decode() if isinstance(props["name"], bytes) else str(props["name"])
+        return Backend("cupy", xp, cupy.__version__, f"cuda:{cupy.cuda.Device().id} ({gpu})", "")
+    raise BackendError(
+        f"unknown backend {name!r}; valid names are: {', '.join(BACKEND_NAMES)}"
+    )
+
+
+def _resolve(name: str) -> Backend:
+    if not isinstance(name, str):
+        raise TypeError(f"backend name must be a string, got {type(name).__name__}")
+    name = name.strip().lower().replace("-", "_")
+    if name != "auto":
+        return replace(_probe(name), reason=f"asked for {name!r}")
+    try:
+        return replace(_probe("cupy"), reason="auto: CuPy is installed and a CUDA device is visible")
+    except BackendError as why_not:
+        return replace(_probe("numpy"), reason=f"auto: fell back to numpy because {why_not}")
+
+
+_active: Backend | None = None  # resolved lazily so that a bad XPNN_BACKEND does not break import
+
+
+def _current() -> Backend:
+    global _active
+    if _active is None:
+        requested = os.environ.get(ENV_VAR, "").strip() or "numpy"
+        try:
+            _active = _resolve(requested)
+        except BackendError as error:
+            raise BackendError(f"{ENV_VAR}={requested!r}: {error}") from None
+    return _active
+
+
+class use_backend:
+    """Switch the backend where new arrays are created.
+
+    A plain call ``use_backend("cupy")`` switches for the rest of the process; used as a
+    context manager it switches for the ``with`` block and restores the previous one on exit,
+    even if the block raises. The name is checked before anything changes.
+    """
+
+    def __init__(self, name: str):
+        new = _resolve(name)
+        global _active
+        self._previous = _active
+        _active = new
+        self.backend = new
+
+    def __enter__(self):
+        return self.backend.xp
+
+    def __exit__(self, *exc_info):
+        global _active
+        _active = self._previous
+        return False
+
+
+def namespace():
+    """The array-API namespace of the active backend."""
+    return _current().xp
+
+
+def name() -> str:
+    """The name of the active backend ('numpy', 'cupy' or 'array_api_strict'; never 'auto')."""
+    return _current().name
+
+
+def describe() -> str:
+    """Human-readable state: the active backend, why it was chosen, and every backend's status."""
+    lines = []
+    try:
+        active = _current()
+        lines.append(f"active backend: {active.name} {active.version} on {active.device}")
+        lines.append(f"chosen because: {active.reason or 'default'}")
+    except BackendError as error:
+        lines.append(f"active backend: unusable: {error}")
+    for backend_name, (usable, detail) in available_backends().items():
+        lines.append(f"  {backend_name:<17} {'usable' if usable else 'unusable'}: {detail}")
+    return "\n".join(lines)
+
+
+def available_backends() -> dict[str, tuple[bool, str]]:
+    """For every concrete backend: (usable here, version and device or the reason it is not)."""
+    status = {}
+    for backend_name in ("numpy", "array_api_strict", "cupy"):
+        try:
+            backend = _probe(backend_name)
+            status[backend_name] = (True, f"{backend.version} on {backend.device}")
+        except BackendError as error:
+            status[backend_name] = (False, str(error))
+    return status

@@ -1,0 +1,102 @@
+"""Weight initialisers, drawn on the host and then moved to the active backend.
+
+Drawing with a seeded NumPy Generator on the host is what makes the same seed give
+bit-identical weights on every backend (the array API has no random numbers). Each
+initialiser is ``init(shape, *, rng=None, dtype="float32")``; ``rng`` is a seed or a NumPy
+Generator, ``None`` uses the library stream set by ``xpnn.set_seed``. Fans follow the Dense
+layout ``(in_features, out_features)``: fan_in = shape[0], fan_out = shape[1].
+"""
+
+from __future__ import annotations
+
+import math
+
+from ..backend import asarray, namespace, resolve_dtype, rng as host_rng
+from ..utils.registry import Registry
+
+
+def _fans(shape: tuple) -> tuple[int, int]:
+    if len(shape) == 0:
+        return 1, 1
+    if len(shape) == 1:
+        return shape[0], shape[0]
+    receptive = math.prod(shape[2:])
+    return shape[0] * receptive, shape[1] * receptive
+
+
+def constant(value: float):
+    """An initialiser filling every entry with ``value`` (draws no random numbers)."""
+    value = float(value)
+
+    def fill(shape, *, rng=None, dtype="float32"):
+        xp = namespace()
+        return xp.full(tuple(shape), value, dtype=resolve_dtype(xp, dtype))
+
+    fill.__name__ = "constant"
+    return fill
+
+
+zeros = constant(0.0)
+zeros.__name__ = "zeros"
+ones = constant(1.0)
+ones.__name__ = "ones"
+
+
+def uniform(shape, *, low=-0.05, high=0.05, rng=None, dtype="float32"):
+    return asarray(host_rng(rng).uniform(low, high, size=tuple(shape)), dtype=dtype)
+
+
+def normal(shape, *, mean=0.0, std=0.05, rng=None, dtype="float32"):
+    return asarray(host_rng(rng).normal(mean, std, size=tuple(shape)), dtype=dtype)
+
+
+def xavier_uniform(shape, *, rng=None, dtype="float32"):
+    """Glorot: U(-l, l) with l = sqrt(6 / (fan_in + fan_out)), variance 2/(fan_in + fan_out)."""
+    fan_in, fan_out = _fans(tuple(shape))
+    limit = math.sqrt(6.0 / (fan_in + fan_out))
+    return uniform(shape, low=-limit, high=limit, rng=rng, dtype=dtype)
+
+
+def xavier_normal(shape, *, rng=None, dtype="float32"):
+    """Glorot: N(0, 2/(fan_in + fan_out)), for tanh/sigmoid layers."""
+    fan_in, fan_out = _fans(tuple(shape))
+    return normal(shape, std=math.sqrt(2.0 / (fan_in + fan_out)), rng=rng, dtype=dtype)
+
+
+def he_uniform(shape, *, rng=None, dtype="float32"):
+    """Kaiming: U(-l, l) with l = sqrt(6 / fan_in), variance 2/fan_in."""
+    fan_in, _ = _fans(tuple(shape))
+    limit = math.sqrt(6.0 / fan_in)
+    return uniform(shape, low=-limit, high=limit, rng=rng, dtype=dtype)
+
+
+def he_normal(shape, *, rng=None, dtype="float32"):
+    """Kaiming: N(0, 2/fan_in), for ReLU-family layers (ReLU zeroes half its inputs)."""
+    fan_in, _ = _fans(tuple(shape))
+    return normal(shape, std=math.sqrt(2.0 / fan_in), rng=rng, dtype=dtype)
+
+
+def lecun_normal(shape, *, rng=None, dtype="float32"):
+    """N(0, 1/fan_in), what SELU's self-normalisation assumes."""
+    fan_in, _ = _fans(tuple(shape))
+    return normal(shape, std=math.sqrt(1.0 / fan_in), rng=rng, dtype=dtype)
+
+
+glorot_uniform, glorot_normal = xavier_uniform, xavier_normal
+kaiming_uniform, kaiming_normal = he_uniform, he_normal
+
+INITIALIZERS = Registry("initializer", is_instance=callable)
+for _initializer, *_names in (
+    (zeros, "zeros"), (ones, "ones"), (uniform, "uniform"), (normal, "normal"),
+    (xavier_uniform, "xavier_uniform", "glorot_uniform"), (xavier_normal, "xavier_normal", "glorot_normal"),
+    (he_uniform, "he_uniform", "kaiming_uniform"), (he_normal, "he_normal", "kaiming_normal"),
+    (lecun_normal, "lecun_normal"),
+):
+    # a name gives the initializer itself (the factory returns it), not a call of it
+    INITIALIZERS.add(lambda _initializer=_initializer: _initializer, *_names)
+
+
+def get(spec):
+    """An initialiser from a name ('he_normal') or a callable (returned as is); ValueError for
+    an unknown name (listing the valid ones), TypeError for anything else."""
+    return INITIALIZERS.get(spec)

@@ -1,0 +1,166 @@
+"""The differentiable contract every layer follows, and the bookkeeping all layers share.
+
+``out, backward = layer.forward(x, training=True)``; ``dx = backward(dout)`` returns dL/dx and
+ADDS dL/dparam into each ``Parameter.grad``. The closure holds what backward needs, so a layer
+used twice, or two forwards before one backward, just work; the layer itself caches nothing.
+
+When x is the data nobody needs dL/dx, and for a first Dense layer it is a whole matmul. A
+closure marked ``@can_skip_input_grad`` also accepts ``backward(dout, input_grad=False)``: it
+then only adds the parameter gradients and returns None. A caller that knows its input is
+data calls ``backward_for_parameters(backward, dout)``, which works for any closure.
+
+Every layer can also describe itself: ``get_config()`` returns its constructor arguments
+(plain JSON values; nested layers through ``layer_config``), and ``layer_from_config`` builds
+it again. Saved models are that config plus the arrays of ``named_state()``; nothing in a file
+is ever executed.
+"""
+
+from __future__ import annotations
+
+from ..backend import namespace_of, resolve_dtype
+from ..utils.registry import Registry
+from .parameter import Buffer, Parameter
+
+LAYERS = Registry("layer")  # every Layer subclass, by class key: what model files may name
+
+
+class Layer:
+    """Base class: subclasses implement ``forward``; parameters, buffers and sub-layers are
+    found among the instance attributes, in the order they were assigned."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        LAYERS.add_class(cls)
+
+    #: the smallest batch ``forward(x, training=True)`` accepts (BatchNorm needs 2 to estimate a
+    #: variance); ``fit`` refuses a batch_size that would leave a smaller last batch
+    min_training_batch = 1
+
+    def forward(self, x, training: bool = True):
+        raise NotImplementedError(f"{type(self).__name__} must implement forward(x, training)")
+
+    def __call__(self, x):
+        """Inference: the output alone, nothing kept for a backward pass."""
+        return self.forward(x, training=False)[0]
+
+    # -- what a layer holds
+    def _children(self):
+        kinds = (Parameter, Buffer, Layer)
+        for attr, value in vars(self).items():
+            if isinstance(value, kinds):
+                yield attr, value
+            elif isinstance(value, (list, tuple)):
+                for index, item in enumerate(value):
+                    if isinstance(item, kinds):
+                        yield f"{attr}.{index}", item
+
+    def named_state(self) -> list[tuple[str, Parameter | Buffer]]:
+        """(dotted path, Parameter or Buffer) for everything a layer holds, each once, in a
+        stable order: attribute assignment order, depth first (``layers.0.weight``...)."""
+        found, seen = [], set()
+
+        def visit(node, prefix):
+            for attr, child in node._children():
+                if id(child) in seen:
+                    continue
+                seen.add(id(child))
+                if isinstance(child, Layer):
+                    visit(child, f"{prefix}{attr}.")
+                else:
+                    found.append((prefix + attr, child))
+
+        visit(self, "")
+        return found
+
+    def walk(self):
+        """This layer and every layer inside it, each once, depth first."""
+        seen = set()
+
+        def visit(node):
+            if id(node) in seen:
+                return
+            seen.add(id(node))
+            yield node
+            for _, child in node._children():
+                if isinstance(child, Layer):
+                    yield from visit(child)
+
+        yield from visit(self)
+
+    def random_streams(self) -> list:
+        """The random streams this layer itself draws from while training (not its
+        sub-layers'): a checkpoint saves and restores their state, so a resumed run draws
+        the same masks."""
+        return []
+
+    def named_parameters(self) -> list[tuple[str, Parameter]]:
+        return [(name, p) for name, p in self.named_state() if isinstance(p, Parameter)]
+
+    def parameters(self) -> list[Parameter]:
+        """Every Parameter of this layer and its sub-layers, each once, in a stable order."""
+        return [parameter for _, parameter in self.named_parameters()]
+
+    def zero_grad(self) -> None:
+        for parameter in self.parameters():
+            parameter.zero_grad()
+
+    def freeze(self) -> "Layer":
+        """Stop training this layer's parameters; gradients still flow through it."""
+        for parameter in self.parameters():
+            parameter.trainable = False
+        return self
+
+    def unfreeze(self) -> "Layer":
+        for parameter in self.parameters():
+            parameter.trainable = True
+        return self
+
+    def astype(self, dtype) -> "Layer":
+        """Cast every parameter and buffer to ``dtype`` in its own backend (e.g. float64 for
+        gradchecks); gradients are cleared."""
+        for _, held in self.named_state():
+            xp = namespace_of(value=held.value)
+            held.value = xp.astype(held.value, resolve_dtype(xp, dtype))
+            if isinstance(held, Parameter):
+                held.grad = None
+        return self
+
+    # -- describing itself
+    def get_config(self) -> dict:
+        """Constructor arguments as plain JSON values; layers without one cannot be saved."""
+        raise NotImplementedError(
+            f"{type(self).__name__} does not define get_config(), so it cannot be saved; "
+            "return its constructor arguments as a dict"
+        )
+
+    @classmethod
+    def from_config(cls, config: dict) -> "Layer":
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+def can_skip_input_grad(backward):
+    """Mark a backward closure that accepts ``input_grad=False`` (see the module docstring)."""
+    backward.can_skip_input_grad = True
+    return backward
+
+
+def backward_for_parameters(backward, dout) -> None:
+    """Run a backward closure for the parameter gradients alone, leaving out dL/dx where the
+    closure can: for a layer whose input is the data."""
+    if getattr(backward, "can_skip_input_grad", False):
+        backward(dout, input_grad=False)
+    else:
+        backward(dout)
+
+
+def layer_config(layer: Layer) -> dict:
+    """``{"class": name, "config": {...}}``, the JSON form of a layer."""
+    return LAYERS.config_of(layer)
+
+
+def layer_from_config(spec: dict) -> Layer:
+    """Build a layer from ``layer_config`` output; only known Layer classes are ever built."""
+    return LAYERS.from_config(spec)

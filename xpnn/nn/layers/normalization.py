@@ -1,0 +1,180 @@
+"""Normalisation layers: standardise x along one axis, then scale by gamma and shift by beta.
+
+BatchNorm standardises each feature over the batch (axis 0) and keeps running statistics for
+inference; LayerNorm standardises each sample over its features (the last axis). Both share
+one forward helper and one backward formula, written once below.
+"""
+
+from __future__ import annotations
+
+from ...backend import dtype_name, namespace_of
+from ...utils.validation import (
+    check_batch_of_features, check_bool, check_float_array, check_int, check_number, check_output_shape,
+    check_same_dtype,
+)
+from .. import init
+from ..layer import Layer
+from ..parameter import Buffer, Parameter
+
+
+def _standardize(xp, x, axis: int, eps: float):
+    """(xhat, invstd, mean, biased var) with the statistics kept broadcastable (keepdims)."""
+    mean = xp.mean(x, axis=axis, keepdims=True)
+    centered = x - mean
+    var = xp.mean(centered * centered, axis=axis, keepdims=True)
+    invstd = 1.0 / xp.sqrt(var + eps)
+    return centered * invstd, invstd, mean, var
+
+
+def _standardize_backward(xp, dxhat, xhat, invstd, axis: int):
+    """dL/dx through xhat = (x - mean(x)) * invstd(x), the statistics being x's own.
+
+    The compact form (1/N) invstd (N dxhat - sum dxhat - xhat sum(dxhat xhat)), written with
+    means: the two subtracted terms are what flows back through the mean and the variance.
+    """
+    return invstd * (
+        dxhat
+        - xp.mean(dxhat, axis=axis, keepdims=True)
+        - xhat * xp.mean(dxhat * xhat, axis=axis, keepdims=True)
+    )
+
+
+def _check_options(where: str, eps, affine, affine_name: str, dtype) -> float:
+    eps = check_number(eps, "eps", where, low=0, low_open=True)
+    check_bool(affine, affine_name, where)
+    if dtype_name(dtype) not in ("float32", "float64"):
+        raise TypeError(f"{where}: dtype must be 'float32' or 'float64', got {dtype!r}")
+    return eps
+
+
+class BatchNorm(Layer):
+    """``BatchNorm(num_features, *, momentum=0.1, eps=1e-5, affine=True, dtype="float32")``
+    for inputs of shape (batch, num_features), with PyTorch's semantics.
+
+    Training standardises with the batch mean and biased batch variance and updates the running
+    statistics (``running = (1 - momentum) running + momentum batch``, the variance unbiased by
+    n/(n-1)); inference standardises with the running statistics. ``gamma``/``beta`` are the
+    affine Parameters (absent when ``affine=False``); ``running_mean``/``running_var`` are
+    Buffers, saved with the weights but never trained. Freezing stops gamma/beta only: as in
+    PyTorch, a training forward still updates the running statistics.
+    """
+
+    min_training_batch = 2  # one sample has no variance to standardise with
+
+    def __init__(self, num_features: int, *, momentum=0.1, eps=1e-5, affine=True, dtype="float32"):
+        self.num_features = check_int(num_features, "num_features", "BatchNorm", minimum=1)
+        self.momentum = check_number(momentum, "momentum", "BatchNorm", low=0, high=1)
+        self.eps = _check_options("BatchNorm", eps, affine, "affine", dtype)
+        shape = (self.num_features,)
+        self.gamma = Parameter(init.ones(shape, dtype=dtype), name="gamma") if affine else None
+        self.beta = Parameter(init.zeros(shape, dtype=dtype), name="beta") if affine else None
+        self.running_mean = Buffer(init.zeros(shape, dtype=dtype), name="running_mean")
+        self.running_var = Buffer(init.ones(shape, dtype=dtype), name="running_var")
+
+    def forward(self, x, training: bool = True):
+        gamma, beta, momentum = self.gamma, self.beta, self.momentum
+        xp = namespace_of(x=x, running_mean=self.running_mean.value)
+        self._check_input(xp, x, training)
+        n = x.shape[0]
+        if training:
+            xhat, invstd, mean, var = _standardize(xp, x, 0, self.eps)
+            # Replace the arrays, never update them in place: whoever holds the old ones (a
+            # snapshot for a checkpoint, an earlier closure) keeps the values it was given.
+            batch_mean = xp.reshape(mean, (-1,))
+            batch_var = xp.reshape(var, (-1,)) * (n / (n - 1))  # unbiased, as PyTorch keeps it
+            keep = 1 - momentum
+            self.running_mean.value = keep * self.running_mean.value + momentum * batch_mean
+            self.running_var.value = keep * self.running_var.value + momentum * batch_var
+        else:
+            invstd = 1.0 / xp.sqrt(self.running_var.value + self.eps)
+            xhat = (x - self.running_mean.value) * invstd
+        out = xhat if gamma is None else xhat * gamma.value + beta.value
+
+        def backward(dout):
+            check_output_shape(dout, out, "BatchNorm.backward")
+            if gamma is not None and gamma.trainable:
+                gamma.accumulate(xp.sum(dout * xhat, axis=0))
+            if beta is not None and beta.trainable:
+                beta.accumulate(xp.sum(dout, axis=0))
+            dxhat = dout if gamma is None else dout * gamma.value
+            if training:  # the batch statistics depend on x too
+                return _standardize_backward(xp, dxhat, xhat, invstd, 0)
+            return dxhat * invstd  # running statistics are constants: a plain affine map
+
+        return out, backward
+
+    def _check_input(self, xp, x, training):
+        check_batch_of_features(x, self.num_features, "num_features", "BatchNorm")
+        check_float_array(xp, x, "x", "BatchNorm")
+        check_same_dtype(x, self.running_mean.value, "x", "the layer's running_mean", "BatchNorm")
+        if training and x.shape[0] < 2:
+            raise ValueError(
+                f"BatchNorm: training needs at least 2 samples per batch to estimate a variance, "
+                f"got a batch of {x.shape[0]}; use a larger batch or forward(x, training=False)"
+            )
+
+    def get_config(self) -> dict:
+        return {
+            "num_features": self.num_features, "momentum": self.momentum, "eps": self.eps,
+            "affine": self.gamma is not None, "dtype": dtype_name(self.running_mean.value.dtype),
+        }
+
+    def __repr__(self) -> str:
+        extra = "" if self.gamma is not None else ", affine=False"
+        return f"BatchNorm({self.num_features}, momentum={self.momentum}, eps={self.eps}{extra})"
+
+
+class LayerNorm(Layer):
+    """``LayerNorm(normalized_shape, *, eps=1e-5, elementwise_affine=True, dtype="float32")``:
+    each sample standardised over its last axis (of size ``normalized_shape``), then scaled by
+    ``gamma`` and shifted by ``beta``. The same in training and inference; no running state."""
+
+    def __init__(self, normalized_shape: int, *, eps=1e-5, elementwise_affine=True,
+                 dtype="float32"):
+        self.normalized_shape = check_int(normalized_shape, "normalized_shape", "LayerNorm", minimum=1)
+        self.eps = _check_options("LayerNorm", eps, elementwise_affine, "elementwise_affine", dtype)
+        self.dtype = dtype_name(dtype)  # what get_config reports when there are no parameters
+        shape = (self.normalized_shape,)
+        affine = elementwise_affine
+        self.gamma = Parameter(init.ones(shape, dtype=dtype), name="gamma") if affine else None
+        self.beta = Parameter(init.zeros(shape, dtype=dtype), name="beta") if affine else None
+
+    def forward(self, x, training: bool = True):
+        gamma, beta, size = self.gamma, self.beta, self.normalized_shape
+        xp = namespace_of(x=x) if gamma is None else namespace_of(x=x, gamma=gamma.value)
+        self._check_input(xp, x)
+        xhat, invstd, _, _ = _standardize(xp, x, -1, self.eps)
+        out = xhat if gamma is None else xhat * gamma.value + beta.value
+
+        def backward(dout):
+            check_output_shape(dout, out, "LayerNorm.backward")
+            # gamma and beta are shared by every leading position (batch, time...): sum them all
+            if gamma is not None and gamma.trainable:
+                gamma.accumulate(xp.sum(xp.reshape(dout * xhat, (-1, size)), axis=0))
+            if beta is not None and beta.trainable:
+                beta.accumulate(xp.sum(xp.reshape(dout, (-1, size)), axis=0))
+            dxhat = dout if gamma is None else dout * gamma.value
+            return _standardize_backward(xp, dxhat, xhat, invstd, -1)
+
+        return out, backward
+
+    def _check_input(self, xp, x):
+        if x.ndim < 1 or x.shape[-1] != self.normalized_shape:
+            raise ValueError(
+                f"LayerNorm: x has shape {tuple(x.shape)}, expected (..., {self.normalized_shape}) "
+                f"for a layer with normalized_shape={self.normalized_shape}"
+            )
+        check_float_array(xp, x, "x", "LayerNorm")
+        if self.gamma is not None:
+            check_same_dtype(x, self.gamma.value, "x", "the layer's gamma", "LayerNorm")
+
+    def get_config(self) -> dict:
+        return {
+            "normalized_shape": self.normalized_shape, "eps": self.eps,
+            "elementwise_affine": self.gamma is not None,
+            "dtype": self.dtype if self.gamma is None else dtype_name(self.gamma.dtype),
+        }
+
+    def __repr__(self) -> str:
+        extra = "" if self.gamma is not None else ", elementwise_affine=False"
+        return f"LayerNorm({self.normalized_shape}, eps={self.eps}{extra})"

@@ -1,0 +1,55 @@
+"""Layers applied one after another; backward runs their closures in reverse (the chain rule)."""
+
+from __future__ import annotations
+
+from ..layer import Layer, backward_for_parameters, can_skip_input_grad, layer_config, layer_from_config
+
+
+class Sequential(Layer):
+    def __init__(self, *layers: Layer):
+        for index, layer in enumerate(layers):
+            if not isinstance(layer, Layer):
+                raise TypeError(
+                    f"Sequential: layer {index} must be an xpnn Layer, got {type(layer).__name__}"
+                )
+        self.layers = list(layers)
+
+    def forward(self, x, training: bool = True):
+        backwards = []
+        for layer in self.layers:
+            x, backward = layer.forward(x, training)
+            backwards.append(backward)
+
+        @can_skip_input_grad  # by passing input_grad=False on to its first layer
+        def backward(dout, input_grad=True):
+            for layer_backward in reversed(backwards if input_grad else backwards[1:]):
+                dout = layer_backward(dout)
+            if input_grad:
+                return dout
+            if backwards:
+                backward_for_parameters(backwards[0], dout)
+            return None
+
+        return x, backward
+
+    def get_config(self) -> dict:
+        return {"layers": [layer_config(layer) for layer in self.layers]}
+
+    @classmethod
+    def from_config(cls, config: dict) -> "Sequential":
+        return cls(*(layer_from_config(spec) for spec in config.get("layers", [])))
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return Sequential(*self.layers[index])
+        return self.layers[index]
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def __iter__(self):
+        return iter(self.layers)
+
+    def __repr__(self) -> str:
+        inner = "".join(f"\n  ({i}): {layer!r}" for i, layer in enumerate(self.layers))
+        return f"Sequential({inner}\n)"

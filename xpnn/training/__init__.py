@@ -1,0 +1,17 @@
+"""The training floor: ``train_step`` (the one step every loop shares), the ``fit`` loop with
+its data checks and batching, callbacks, metrics, checkpoints and model files, and ``Model``."""
+
+from . import callbacks, checkpoint, data, metrics
+from .callbacks import (
+    Callback, EarlyStopping, History, LearningRateScheduler, ModelCheckpoint, ProgressBar,
+    TerminateOnNaN,
+)
+from .loop import Trainer, evaluate, fit, predict
+from .model import Model, load
+from .step import forward_backward, train_step
+
+__all__ = [
+    "callbacks", "checkpoint", "data", "metrics", "Callback", "EarlyStopping", "History",
+    "LearningRateScheduler", "ModelCheckpoint", "ProgressBar", "TerminateOnNaN", "Trainer",
+    "evaluate", "fit", "predict", "Model", "load", "forward_backward", "train_step",
+]

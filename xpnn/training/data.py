@@ -1,0 +1,128 @@
+"""Checking and moving training data: every problem is found before the first training step.
+
+``fit``, ``predict`` and ``evaluate`` call these once per call. Each check names the argument
+and says what was seen. Data is moved to the active backend once (arrays already there are
+used in place); the few value checks (NaN/inf, label range) are device reductions read back
+once, never per batch.
+"""
+
+from __future__ import annotations
+
+from ..backend import asarray, dtype_name, namespace_of, resolve_dtype
+from ..utils.validation import check_optional_int
+
+
+def model_dtype(model, fallback="float32"):
+    """The float dtype data must have to meet ``model``: that of its first parameter."""
+    parameters = model.parameters()
+    return parameters[0].dtype if parameters else fallback
+
+
+def features(X, arg: str, where: str, dtype):
+    """``X`` as a finite float array of shape (samples, ...) on the active backend."""
+    array = _on_backend(X, arg, where)
+    xp = namespace_of(**{arg: array})
+    if array.ndim < 2:
+        raise ValueError(
+            f"{where}: {arg} must have shape (samples, features), got shape {tuple(array.shape)}; "
+            f"reshape a single feature with {arg}.reshape(-1, 1)"
+        )
+    if array.shape[0] == 0:
+        raise ValueError(f"{where}: {arg} is empty (shape {tuple(array.shape)}); it needs at least one sample")
+    if not xp.isdtype(array.dtype, ("real floating", "integral", "bool")):
+        raise TypeError(f"{where}: {arg} must be numeric, got dtype {dtype_name(array.dtype)}")
+    array = _as_dtype(xp, array, dtype)
+    _require_finite(xp, array, arg, where)
+    return array
+
+
+def targets(y, arg: str, where: str, *, samples: int, loss, outputs: int, dtype):
+    """``y`` checked against the data (same length), the loss and the model's output width."""
+    array = _on_backend(y, arg, where)
+    xp = namespace_of(**{arg: array})
+    if array.ndim == 0 or array.shape[0] != samples:
+        got = "a scalar" if array.ndim == 0 else f"{array.shape[0]} samples"
+        raise ValueError(
+            f"{where}: {arg} has {got} but X has {samples}; they must have the same length"
+        )
+    if not xp.isdtype(array.dtype, ("real floating", "integral", "bool")):
+        raise TypeError(f"{where}: {arg} must be numeric, got dtype {dtype_name(array.dtype)}")
+    if xp.isdtype(array.dtype, "real floating"):
+        _require_finite(xp, array, arg, where)
+    if loss.target_kind == "class_labels" and array.ndim == 1:
+        return _class_labels(xp, array, arg, where, outputs)
+    if loss.target_kind == "binary":
+        _require_between_0_and_1(xp, array, arg, where)
+    if array.ndim == 1 and outputs == 1:
+        array = xp.reshape(array, (samples, 1))  # one regression target per sample
+    if loss.target_kind == "class_labels":
+        return _as_dtype(xp, array, dtype)
+    return array if xp.isdtype(array.dtype, "integral") or array.dtype == dtype else xp.astype(array, dtype)
+
+
+def _class_labels(xp, labels, arg, where, classes):
+    if xp.isdtype(labels.dtype, "real floating"):
+        if not bool(xp.all(labels == xp.round(labels))):
+            raise ValueError(f"{where}: {arg} holds class labels for cross-entropy, so it must hold whole numbers")
+        labels = xp.astype(labels, xp.int64)
+    elif labels.dtype == xp.bool:
+        labels = xp.astype(labels, xp.int64)
+    low, high = int(xp.min(labels)), int(xp.max(labels))
+    if low < 0 or high >= classes:
+        raise ValueError(
+            f"{where}: {arg} has class labels from {low} to {high}, but the model has {classes} "
+            f"outputs, so labels must lie in [0, {classes - 1}]"
+        )
+    return labels
+
+
+def _require_between_0_and_1(xp, array, arg, where):
+    low, high = float(xp.min(array)), float(xp.max(array))
+    if low < 0 or high > 1:
+        raise ValueError(
+            f"{where}: {arg} must hold 0/1 labels or probabilities in [0, 1] for binary "
+            f"cross-entropy, got values from {low} to {high}"
+        )
+
+
+def _on_backend(data, arg, where):
+    if data is None:
+        raise TypeError(f"{where}: {arg} is required, got None")
+    try:
+        return asarray(data)
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"{where}: {arg} cannot be turned into a numeric array: {error}") from None
+
+
+def _as_dtype(xp, array, dtype):
+    return array if array.dtype == dtype else xp.astype(array, resolve_dtype(xp, dtype))
+
+
+def _require_finite(xp, array, arg, where):
+    finite = xp.isfinite(array)
+    if bool(xp.all(finite)):
+        return
+    nan = int(xp.sum(xp.astype(xp.isnan(array), xp.int64)))
+    inf = int(xp.sum(xp.astype(xp.isinf(array), xp.int64)))
+    rows = xp.reshape(finite, (array.shape[0], -1)) if array.ndim > 1 else xp.reshape(finite, (-1, 1))
+    first = int(xp.argmax(xp.astype(~xp.all(rows, axis=1), xp.int8)))
+    raise ValueError(
+        f"{where}: {arg} contains {nan} NaN and {inf} infinite values (first in sample {first}); "
+        "remove or impute them first"
+    )
+
+
+def batch_size(value, arg: str, where: str):
+    """None (the whole set in one batch) or a positive int."""
+    return check_optional_int(value, arg, where, minimum=1)
+
+
+def probe_output(model, X, where: str):
+    """Run the model on one sample: a feature-count mismatch is reported as a problem with X,
+    and the output width (the number of classes) becomes known before any training."""
+    try:
+        return model(X[:1, ...])
+    except (ValueError, TypeError) as error:
+        raise ValueError(
+            f"{where}: X of shape {tuple(X.shape)} does not fit the model: {error}"
+        ) from None

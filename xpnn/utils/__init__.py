@@ -1,0 +1,1 @@
+"""Tools every floor above the backend shares: argument validators and the name registries."""

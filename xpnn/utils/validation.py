@@ -1,0 +1,136 @@
+"""Argument checks for every floor: fail before any work, name the argument and the place,
+show what was seen.
+
+Each check returns the value it accepted (as a plain int or float where it checks numbers), so
+a constructor reads ``self.rate = check_number(rate, "rate", "Dropout", low=0, high=1,
+high_open=True)``. Wrong types raise TypeError, wrong values ValueError.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import operator
+
+from ..backend import dtype_is, dtype_name
+
+
+# ---------------------------------------------------------------- plain values
+
+def check_number(value, arg: str, where: str, *, low=None, high=None, low_open=False,
+                 high_open=False) -> float:
+    """A finite real number within the optional bounds, as a float. Strings and bools are
+    refused, not parsed. ``low_open``/``high_open`` exclude the bound itself."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{where}: {arg} must be a number, got {value!r:.80}")
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(f"{where}: {arg} must be finite, got {value!r}")
+    below = low is not None and (number <= low if low_open else number < low)
+    above = high is not None and (number >= high if high_open else number > high)
+    if below or above:
+        raise ValueError(f"{where}: {arg} must be {_interval(low, high, low_open, high_open)}, got {value!r}")
+    return number
+
+
+def _interval(low, high, low_open, high_open) -> str:
+    if high is None:
+        return f"{'>' if low_open else '>='} {low:g}"
+    if low is None:
+        return f"{'<' if high_open else '<='} {high:g}"
+    return f"in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+
+
+def check_optional_number(value, arg: str, where: str, **bounds):
+    """None, or a number as ``check_number`` accepts it."""
+    return None if value is None else check_number(value, arg, where, **bounds)
+
+
+def check_int(value, arg: str, where: str, *, minimum: int | None = None, or_else: str = "") -> int:
+    """An integer (Python's or NumPy's, not a bool) of at least ``minimum``, as an int.
+    ``or_else`` names what else the argument accepts, for the message (" or None")."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or (
+            minimum is not None and value < minimum):
+        kind = "a positive int" if minimum == 1 else "an int" if minimum is None else f"an int >= {minimum}"
+        raise ValueError(f"{where}: {arg} must be {kind}{or_else}, got {value!r:.80}")
+    return int(value)
+
+
+def check_optional_int(value, arg: str, where: str, *, minimum: int | None = None):
+    """None, or an int as ``check_int`` accepts it."""
+    return None if value is None else check_int(value, arg, where, minimum=minimum, or_else=" or None")
+
+
+def check_index(value, arg: str, where: str) -> int:
+    """A count or position >= 0 (an epoch): anything ``operator.index`` takes except bools."""
+    try:
+        index = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{where}: {arg} must be an int, got {value!r:.80}") from None
+    if isinstance(value, bool) or index < 0:
+        raise ValueError(f"{where}: {arg} must be an int >= 0, got {value!r}")
+    return index
+
+
+def check_bool(value, arg: str, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{where}: {arg} must be True or False, got {value!r:.80}")
+    return value
+
+
+def check_choice(value, arg: str, where: str, choices) -> str:
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{where}: {arg} must be one of {', '.join(map(repr, choices))}, got {value!r:.80}")
+    return value
+
+
+def check_seed(value, arg: str, where: str):
+    """None or an int >= 0 (a seed for a random stream)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+        raise TypeError(f"{where}: {arg} must be None or a non-negative int, got {value!r:.80}")
+    return int(value)
+
+
+# ---------------------------------------------------------------- arrays
+
+def check_float_array(xp, array, arg: str, where: str) -> None:
+    if not dtype_is(xp, array.dtype, "real floating"):
+        raise TypeError(
+            f"{where}: {arg} must be a floating-point array, got dtype {dtype_name(array.dtype)}; "
+            f"convert it with xpnn.asarray({arg}, dtype='float32')"
+        )
+
+
+def check_same_dtype(array, reference, arg: str, reference_name: str, where: str) -> None:
+    if array.dtype != reference.dtype:
+        raise TypeError(
+            f"{where}: {arg} has dtype {dtype_name(array.dtype)} but {reference_name} has "
+            f"{dtype_name(reference.dtype)}; cast one of them (layer.astype(...) or "
+            f"xpnn.asarray({arg}, dtype=...))"
+        )
+
+
+def check_shape(array, expected: tuple, arg: str, where: str) -> None:
+    if tuple(array.shape) != tuple(expected):
+        raise ValueError(
+            f"{where}: {arg} has shape {tuple(array.shape)}, expected {tuple(expected)}"
+        )
+
+
+def check_batch_of_features(x, features: int, count_name: str, where: str) -> None:
+    """x must be (batch, features): the input of a layer built for ``count_name=features``."""
+    if x.ndim != 2 or x.shape[1] != features:
+        raise ValueError(
+            f"{where}: x has shape {tuple(x.shape)}, expected (batch, {features}) "
+            f"for a layer with {count_name}={features}"
+        )
+
+
+def check_output_shape(dout, out, where: str) -> None:
+    """A backward pass gets a gradient shaped like the output it is the gradient of."""
+    if tuple(dout.shape) != tuple(out.shape):
+        raise ValueError(
+            f"{where}: dout has shape {tuple(dout.shape)}, expected the output shape {tuple(out.shape)}"
+        )
