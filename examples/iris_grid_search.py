@@ -1,6 +1,7 @@
-"""The seed's scikit-learn MLP walk-through on Iris (seed 003), run as written with
-``xpnn.sklearn.MLPClassifier`` in place of scikit-learn's: train/evaluate, the 20 repeated
-runs, and the grid search. Data: the bundled Iris (the seed downloads the same 150 rows).
+"""The scikit-learn MLP walk-through on Iris from "Neural Networks Fundamentals" (the
+project's founding notes), run as written with ``xpnn.sklearn.MLPClassifier`` in place of
+scikit-learn's: train/evaluate, the 20 repeated runs, and the grid search. Data: the bundled
+Iris (the walk-through downloads the same 150 rows).
 
     python examples/iris_grid_search.py            # about a minute on 2 cores
     python examples/iris_grid_search.py --sklearn  # the same with scikit-learn's MLPClassifier
@@ -24,7 +25,7 @@ else:
 warnings.simplefilter("ignore")  # ConvergenceWarning at max_iter, as with scikit-learn's
 started = time.perf_counter()
 
-# Prepare data (the seed reads iris.csv with pandas: the same values and species names)
+# Prepare data (the walk-through reads iris.csv with pandas: the same values and species names)
 iris = load_iris()
 X = iris.X
 y = np.array(iris.target_names)[iris.y]

@@ -171,15 +171,6 @@ def test_numpy_adam_makes_no_parameter_sized_temporaries():
     assert peak < 4 * 1024 * 1024 // 4, f"a step allocated up to {peak} bytes"
 
 
-def test_numpy_ops_keeps_one_scratch_buffer_per_dtype_grown_to_the_largest_request():
-    ops = NumPyOps(backend.numpy_namespace())
-    for shape in [(10, 10), (300, 200), (5,)]:
-        m, v, g = (np.ones(shape, dtype=np.float32) for _ in range(3))
-        ops.adam_step(m, v, g, beta_1=0.9, beta_2=0.999, eps=1e-8, scale=1e-3)
-    ops.adam_step(*(np.ones(3) for _ in range(3)), beta_1=0.9, beta_2=0.999, eps=1e-8, scale=1e-3)
-    assert ops.scratch_sizes() == {"float32": 300 * 200, "float64": 3}
-
-
 # ---------------------------------------------------------------- nothing that makes a GPU wait
 
 def test_no_module_calls_the_namespaces_clip_or_sign():

@@ -92,10 +92,6 @@ class NumPyOps(Ops):
             buffer = self._scratch_buffers[like.dtype] = numpy.empty((size,), dtype=like.dtype)
         return buffer[:size].reshape(like.shape)
 
-    def scratch_sizes(self) -> dict[str, int]:
-        """Elements of scratch memory held, by dtype name (for tests and memory accounting)."""
-        return {str(dtype): buffer.shape[0] for dtype, buffer in self._scratch_buffers.items()}
-
     def adam_step(self, m, v, grad, *, beta_1, beta_2, eps, scale):
         # the generic method's operations, in its order, on the same operands
         scratch = self._scratch(grad)

@@ -8,15 +8,15 @@ active backend.
 ``random_state``: an int gives the same data every call (on every backend: the draws happen on
 the host); ``None`` draws from the library's stream, which ``xpnn.set_seed`` seeds; a NumPy
 ``Generator`` is drawn from directly. Arguments are checked up front: a bad one raises
-ValueError naming the function and the argument.
+ValueError (TypeError for a wrong type) naming the function and the argument.
 """
 
 from __future__ import annotations
 
 import math
-import numbers
 
 from .. import backend
+from ..utils.validation import check_bool, check_int, check_number
 
 REGRESSION_FUNCTIONS = ("sin", "cos", "abs", "step", "square", "cubic", "gaussian", "sawtooth")
 
@@ -32,9 +32,9 @@ def make_xor(n_samples: int = 200, noise: float = 0.1, *, shuffle: bool = True, 
     With ``noise=0``, ``y == (X[:, 0] > 0) != (X[:, 1] > 0)`` for every point.
     """
     where = "make_xor"
-    n = _count(n_samples, "n_samples", where, minimum=2)
-    noise = _noise(noise, where)
-    shuffle = _flag(shuffle, "shuffle", where)
+    n = check_int(n_samples, "n_samples", where, minimum=2)
+    noise = check_number(0.0 if noise is None else noise, "noise", where, low=0)
+    shuffle = check_bool(shuffle, "shuffle", where)
     generator = _generator(random_state, where)
     xp = backend.host_namespace()
     quadrant = xp.arange(n, dtype=xp.int64) % 4  # 0: (+, +), 1: (+, -), 2: (-, -), 3: (-, +)
@@ -57,12 +57,12 @@ def make_spirals(n_samples: int = 300, n_classes: int = 2, noise: float = 0.2, *
     samples are shared out as evenly as possible: class counts differ by at most one.
     """
     where = "make_spirals"
-    classes = _count(n_classes, "n_classes", where, minimum=2)
-    n = _count(n_samples, "n_samples", where, minimum=classes,
-               why=f" (at least one point per class; n_classes={classes})")
-    noise = _noise(noise, where)
-    turns = _positive(turns, "turns", where)
-    shuffle = _flag(shuffle, "shuffle", where)
+    classes = check_int(n_classes, "n_classes", where, minimum=2)
+    n = check_int(n_samples, "n_samples", where, minimum=classes,
+               or_else=f" (at least one point per class; n_classes={classes})")
+    noise = check_number(0.0 if noise is None else noise, "noise", where, low=0)
+    turns = check_number(turns, "turns", where, low=0, low_open=True)
+    shuffle = check_bool(shuffle, "shuffle", where)
     generator = _generator(random_state, where)
     xp = backend.host_namespace()
     radii, labels = [], []
@@ -88,9 +88,9 @@ def make_moons(n_samples: int = 200, noise: float = 0.1, *, shuffle: bool = True
     generator), the picture does not.
     """
     where = "make_moons"
-    n = _count(n_samples, "n_samples", where, minimum=2)
-    noise = _noise(noise, where)
-    shuffle = _flag(shuffle, "shuffle", where)
+    n = check_int(n_samples, "n_samples", where, minimum=2)
+    noise = check_number(0.0 if noise is None else noise, "noise", where, low=0)
+    shuffle = check_bool(shuffle, "shuffle", where)
     generator = _generator(random_state, where)
     xp = backend.host_namespace()
     n_out = n // 2
@@ -119,8 +119,8 @@ def make_regression_1d(n_samples: int = 200, noise: float = 0.05, function="sin"
     - ``gaussian``: exp(-x²), a bump; ``sawtooth``: x mod (2π/3) - π/3, three ramps and jumps
     """
     where = "make_regression_1d"
-    n = _count(n_samples, "n_samples", where, minimum=1)
-    noise = _noise(noise, where)
+    n = check_int(n_samples, "n_samples", where, minimum=1)
+    noise = check_number(0.0 if noise is None else noise, "noise", where, low=0)
     f = _function(function, where)
     generator = _generator(random_state, where)
     xp = backend.host_namespace()
@@ -175,42 +175,6 @@ def _finish(X, y, noise, shuffle, generator):
     if noise > 0:
         X = X + generator.normal(0.0, noise, size=X.shape)
     return X, y
-
-
-def _flag(value, arg, where):
-    if not isinstance(value, bool):
-        raise ValueError(f"{where}: {arg} must be True or False, got {value!r}")
-    return value
-
-
-def _count(value, arg, where, *, minimum, why=""):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{where}: {arg} must be an int >= {minimum}{why}, got {value!r}")
-    return int(value)
-
-
-def _noise(value, where):
-    if value is None:
-        return 0.0
-    number = _real(value, "noise", where)
-    if number < 0:
-        raise ValueError(f"{where}: noise must be >= 0 (a standard deviation), got {value!r}")
-    return number
-
-
-def _positive(value, arg, where):
-    number = _real(value, arg, where)
-    if number <= 0:
-        raise ValueError(f"{where}: {arg} must be > 0, got {value!r}")
-    return number
-
-
-def _real(value, arg, where):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{where}: {arg} must be a number, got {value!r}")
-    if not math.isfinite(value):
-        raise ValueError(f"{where}: {arg} must be finite, got {value!r}")
-    return float(value)
 
 
 def _generator(random_state, where):

@@ -25,9 +25,6 @@ class StochasticSolver:
         self.learning_rate = float(learning_rate_init)
         self.schedule, self.power_t = schedule, power_t
 
-    def update(self, xp, grads) -> None:
-        self._update(xp, grads)
-
     def iteration_ends(self, samples_seen: int) -> None:
         if self.schedule == "invscaling":
             self.learning_rate = self.learning_rate_init / (samples_seen + 1) ** self.power_t
@@ -48,7 +45,7 @@ class SGDSolver(StochasticSolver):
         self.momentum, self.nesterov = momentum, nesterov
         self.velocities = None
 
-    def _update(self, xp, grads):
+    def update(self, xp, grads):
         if self.velocities is None:
             self.velocities = [xp.zeros_like(p.value) for p in self.params]
         momentum, lr = self.momentum, self.learning_rate
@@ -65,7 +62,7 @@ class AdamSolver(StochasticSolver):
         self.t = 0
         self.ms = self.vs = None
 
-    def _update(self, xp, grads):
+    def update(self, xp, grads):
         if self.ms is None:
             self.ms = [xp.zeros_like(p.value) for p in self.params]
             self.vs = [xp.zeros_like(p.value) for p in self.params]

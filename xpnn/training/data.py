@@ -9,7 +9,6 @@ once, never per batch.
 from __future__ import annotations
 
 from ..backend import asarray, dtype_name, namespace_of, resolve_dtype
-from ..utils.validation import check_optional_int
 
 
 def model_dtype(model, fallback="float32"):
@@ -110,11 +109,6 @@ def _require_finite(xp, array, arg, where):
         f"{where}: {arg} contains {nan} NaN and {inf} infinite values (first in sample {first}); "
         "remove or impute them first"
     )
-
-
-def batch_size(value, arg: str, where: str):
-    """None (the whole set in one batch) or a positive int."""
-    return check_optional_int(value, arg, where, minimum=1)
 
 
 def probe_output(model, X, where: str):

@@ -15,7 +15,7 @@ from ..backend import asarray_like, namespace_of, rng, to_numpy
 from ..nn import losses
 from ..nn.layer import layer_config
 from .. import optim
-from ..utils.validation import check_int, check_number
+from ..utils.validation import check_int, check_number, check_optional_int
 from . import data, metrics as metrics_module
 from .callbacks import Callback, History, ProgressBar, restore_state, snapshot_state
 from .checkpoint import CHECKPOINT_FORMAT, assign_model_state, model_state, read_file, write_file
@@ -232,7 +232,7 @@ def fit(model, X, y, *, loss, optimizer=None, epochs: int = 1, batch_size: int |
     """Train ``model`` (any Layer) on (X, y); see ``Model.fit`` for the arguments."""
     where = "fit"
     epochs = check_int(epochs, "epochs", where, minimum=0)
-    batch_size = data.batch_size(batch_size, "batch_size", where)
+    batch_size = check_optional_int(batch_size, "batch_size", where, minimum=1)
     validation_split = check_number(validation_split, "validation_split", where, low=0, high=1, high_open=True)
     if verbose not in (0, 1, 2):
         raise ValueError(f"{where}: verbose must be 0 (silent), 1 (progress bar) or 2 (a line per epoch), got {verbose!r}")
@@ -301,7 +301,7 @@ def fit(model, X, y, *, loss, optimizer=None, epochs: int = 1, batch_size: int |
 
 def predict(model, X, *, batch_size: int | None = None):
     """The model's outputs for X (inference mode) as an array of the active backend."""
-    batch_size = data.batch_size(batch_size, "batch_size", "predict")
+    batch_size = check_optional_int(batch_size, "batch_size", "predict", minimum=1)
     X = data.features(X, "X", "predict", data.model_dtype(model))
     data.probe_output(model, X, "predict")
     step = batch_size or X.shape[0]
@@ -312,7 +312,7 @@ def predict(model, X, *, batch_size: int | None = None):
 def evaluate(model, X, y, *, loss, metrics="auto", batch_size: int | None = None) -> dict:
     """Mean loss and metrics on (X, y) in inference mode, as ``{"loss": ..., "accuracy": ...}``."""
     where = "evaluate"
-    batch_size = data.batch_size(batch_size, "batch_size", where)
+    batch_size = check_optional_int(batch_size, "batch_size", where, minimum=1)
     try:
         loss = losses.get(loss)
     except ValueError as error:
