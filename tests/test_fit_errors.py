@@ -190,3 +190,31 @@ def test_a_last_batch_of_one_sample_with_batchnorm(xp):
     with pytest.raises(ValueError, match=r"batch_size=4 leaves a last batch of 1 sample out of 13"):
         model.fit(X, y, loss="cross_entropy", optimizer="adam", batch_size=4, verbose=0)
     model.fit(X, y, loss="cross_entropy", optimizer="adam", batch_size=5, verbose=0)
+
+
+def test_a_batch_smaller_than_a_layer_needs_is_refused_before_training(xp):
+    model = xpnn.Model(xpnn.Dense(4, 8), xpnn.BatchNorm(8), xpnn.Dense(8, 3))
+    X, y = data(13)
+    with pytest.raises(ValueError, match=r"batch_size=1 gives batches of 1, and BatchNorm needs at least 2 per batch"):
+        model.fit(X, y, loss="cross_entropy", optimizer="adam", batch_size=1, verbose=0)
+
+    class NeedsThree(xpnn.Layer):  # any layer can declare it, not only BatchNorm
+        min_training_batch = 3
+
+        def forward(self, x, training=True):
+            return x, lambda dout: dout
+
+    with pytest.raises(ValueError, match=r"leaves a last batch of 2 samples out of 12 training samples, and NeedsThree"):
+        xpnn.Model(xpnn.Dense(4, 3), NeedsThree()).fit(X[:12], y[:12], loss="cross_entropy", optimizer="adam",
+                                                        batch_size=5, verbose=0)
+
+
+def test_fit_leaves_the_users_loss_as_it_was(xp):
+    """fit steps with an unchecked copy of the loss: the object handed in is never changed."""
+    loss = xpnn.CrossEntropy()
+    X, y = data(12)
+    model = small_model()
+    model.fit(X, y, loss=loss, optimizer="adam", epochs=1, verbose=0)
+    assert loss.validate is True and model.loss is loss
+    copy = loss.unchecked()
+    assert copy is not loss and copy.validate is False and loss.validate is True

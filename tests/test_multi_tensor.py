@@ -124,3 +124,12 @@ def test_large_parameters_stay_per_parameter(xp):
             p.grad = xpnn.asarray(np.ones(p.shape, dtype=np.float32))
         opt.step(big)
     assert opt.multi_tensor_state is None
+
+
+def test_foreach_false_keeps_every_update_per_parameter(xp):
+    params = _parameters()
+    opt = Adam(0.01, foreach=False)
+    _run(opt, params, 3)
+    assert opt.multi_tensor_state is None and opt.get_config()["foreach"] is False
+    with pytest.raises(ValueError, match=r"Adam: foreach must be None \(automatic\) or False \(never\), got True"):
+        Adam(foreach=True)

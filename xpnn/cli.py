@@ -24,7 +24,6 @@ import csv
 import gzip
 import importlib.metadata
 import json
-import math
 import os
 import platform
 import sys
@@ -34,6 +33,7 @@ import warnings
 import xpnn
 from xpnn import activations, backend, optimizers
 from xpnn.datasets import load_csv, load_digits, load_npz
+from xpnn.utils.validation import check_int, check_number
 
 SIDECAR_FORMAT, SIDECAR_VERSION = "xpnn.cli", 1
 MAX_CLASSES = 100  # an integer target with more distinct values than this is a quantity, not a class
@@ -51,15 +51,19 @@ class Parser(argparse.ArgumentParser):
 # ---------------------------------------------------------------- option types
 
 def _number(kind, low, *, strict_low=False, high=None):
+    """An argparse type: text parsed as ``kind`` and checked by the library's validators."""
     def parse(text):
         try:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not {'an integer' if kind is int else 'a number'}") from None
-        if not math.isfinite(value) or (value <= low if strict_low else value < low) or (high is not None and value >= high):
-            bound = f"> {low}" if strict_low else f">= {low}"
-            raise argparse.ArgumentTypeError(f"{text!r} must be {bound}" + (f" and < {high}" if high else ""))
-        return value
+        try:
+            if kind is int:
+                return check_int(value, "the value", "option", minimum=low + bool(strict_low))
+            return check_number(value, "the value", "option", low=low, low_open=strict_low, high=high, high_open=True)
+        except ValueError as error:  # "option: the value must be > 0, got 0.0" -> "'0' must be > 0"
+            rule = str(error).split("the value ", 1)[1].rsplit(", got ", 1)[0]
+            raise argparse.ArgumentTypeError(f"{text!r} {rule}") from None
     return parse
 
 
@@ -140,9 +144,7 @@ def train(args) -> int:
     if args.target is not None and args.data is None:
         raise ValueError("--target names a column of --data; the bundled digits need none")
     activations.get(args.activation)  # unknown names fail here, before any data is read
-    optimizer = optimizers.get(args.optimizer)
-    if args.lr is not None:
-        optimizer = type(optimizer)(lr=args.lr)
+    optimizer = optimizers.get(args.optimizer, **({} if args.lr is None else {"lr": args.lr}))
     xp = backend.host_namespace()
     X, y, feature_names, target_name, target_names = load_training_data(args.data, args.target)
     X = check_features(xp, X, args.data or "digits")

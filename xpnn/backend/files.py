@@ -22,9 +22,6 @@ def write_arrays_atomically(path, arrays: dict, meta: dict) -> None:
     The data goes to a temporary file in the same folder, is flushed to disk, and only then
     renamed over ``path``: a process killed mid-write leaves the previous file intact.
     """
-
-
-
     folder = os.path.dirname(os.path.abspath(path)) or "."
     payload = {key: to_numpy(value) for key, value in arrays.items()}
     payload[_META_KEY] = numpy.frombuffer(json.dumps(meta).encode("utf-8"), dtype=numpy.uint8)
@@ -42,14 +39,13 @@ def write_arrays_atomically(path, arrays: dict, meta: dict) -> None:
 
 
 def write_npz(stream, payload: dict) -> None:
+    """The archive writer: one function, so a test can make it fail half way through."""
     numpy.savez(stream, **payload)
 
 
 def _npz_contents(path) -> dict:
     """Every array of the .npz archive at ``path`` as host arrays; never unpickles.
     FileNotFoundError, or ValueError naming the file and the problem."""
-
-
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path}: no such file")
     try:
@@ -87,8 +83,6 @@ def read_arrays(path) -> tuple[dict, dict]:
 
     Raises ValueError naming the file and the problem for anything unreadable.
     """
-
-
     arrays = _npz_contents(path)
     raw = arrays.pop(_META_KEY, None)
     if raw is None:

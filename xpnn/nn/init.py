@@ -86,17 +86,19 @@ glorot_uniform, glorot_normal = xavier_uniform, xavier_normal
 kaiming_uniform, kaiming_normal = he_uniform, he_normal
 
 INITIALIZERS = Registry("initializer", is_instance=callable)
-for _initializer, *_names in (
-    (zeros, "zeros"), (ones, "ones"), (uniform, "uniform"), (normal, "normal"),
-    (xavier_uniform, "xavier_uniform", "glorot_uniform"), (xavier_normal, "xavier_normal", "glorot_normal"),
-    (he_uniform, "he_uniform", "kaiming_uniform"), (he_normal, "he_normal", "kaiming_normal"),
-    (lecun_normal, "lecun_normal"),
-):
-    # a name gives the initializer itself (the factory returns it), not a call of it
-    INITIALIZERS.add(lambda _initializer=_initializer: _initializer, *_names)
+INITIALIZERS.add(zeros, "zeros")
+INITIALIZERS.add(ones, "ones")
+INITIALIZERS.add(uniform, "uniform")
+INITIALIZERS.add(normal, "normal")
+INITIALIZERS.add(xavier_uniform, "xavier_uniform", "glorot_uniform")
+INITIALIZERS.add(xavier_normal, "xavier_normal", "glorot_normal")
+INITIALIZERS.add(he_uniform, "he_uniform", "kaiming_uniform")
+INITIALIZERS.add(he_normal, "he_normal", "kaiming_normal")
+INITIALIZERS.add(lecun_normal, "lecun_normal")
 
 
-def get(spec):
+def get(spec, **arguments):
     """An initialiser from a name ('he_normal') or a callable (returned as is); ValueError for
-    an unknown name (listing the valid ones), TypeError for anything else."""
-    return INITIALIZERS.get(spec)
+    an unknown name (listing the valid ones), TypeError for anything else, and for arguments:
+    an initialiser takes its settings when called."""
+    return INITIALIZERS.get(spec, **arguments)

@@ -258,7 +258,8 @@ LOSSES.add(CrossEntropy, "cross_entropy", "categorical_cross_entropy", "categori
            "sparse_categorical_crossentropy")
 
 
-def get(spec) -> Loss:
-    """A loss from a name ('cross_entropy', 'mse', ...), a Loss class, or a Loss instance
-    (returned as is). ValueError for an unknown name, listing the valid ones."""
-    return LOSSES.get(spec)
+def get(spec, **arguments) -> Loss:
+    """A loss from a name ('cross_entropy', 'mse', ...) or a Loss class, built with
+    ``arguments``, or a Loss instance (returned as is). ValueError for an unknown name,
+    listing the valid ones; TypeError for anything else."""
+    return LOSSES.get(spec, **arguments)

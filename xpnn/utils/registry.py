@@ -6,6 +6,7 @@ A ``Registry`` maps names (and aliases) to factories, and class keys to classes:
 - ``registry.get(spec, **arguments)``: an object of the registry's kind passes through; a
   registered class is instantiated; a name (any case, '-' or '_') calls its factory with
   ``arguments``. Anything else is a ValueError that lists the valid names, or a TypeError.
+  A registry of functions (``base=None``, such as the initializers) gives the function itself.
 - ``registry.from_config({"class": key, "config": {...}})`` rebuilds an object saved in a file
   by looking its class up here, never by importing or evaluating anything the file says.
 """
@@ -75,7 +76,12 @@ class Registry:
         if isinstance(spec, type) and self.base is not None and issubclass(spec, self.base):
             return spec(**arguments)
         if isinstance(spec, str):
-            return self.lookup(spec)(**arguments)
+            found = self.lookup(spec)
+            if self.base is None:  # a registry of functions: the function is the thing asked for
+                if arguments:
+                    raise TypeError(f"{self.kind} {spec!r} takes no arguments here, got {sorted(arguments)}")
+                return found
+            return found(**arguments)
         if self.base is None:
             raise TypeError(f"{self.kind} must be a name or a function, got {type(spec).__name__}")
         article = "an" if self.kind[0] in "aeiou" else "a"
