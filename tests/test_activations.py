@@ -248,7 +248,7 @@ def test_gradcheck_catches_a_wrong_derivative(xp):
     """The check itself can fail: a sigmoid whose derivative forgets (1 - a)."""
     wrong = act.ActivationFunction.__new__(act.ActivationFunction)
     wrong.__dict__.update(act.sigmoid.__dict__)
-    wrong._derivative = lambda xp_, z, a, *, beta: beta * a
+    wrong.def_derivative(lambda xp_, z, a, *, beta: beta * a)
 
     class WrongSigmoid(act.Activation):
         function = wrong

@@ -37,27 +37,26 @@ class Backend:
     reason: str  # why this backend was chosen (matters for "auto")
 
 
+def _import(module: str, backend: str, missing: str):
+    """``importlib.import_module(module)``, or a BackendError saying ``missing`` and how to
+    install what ``backend`` needs."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as error:
+        raise BackendError(
+            f"backend {backend!r} {missing} ({error}); install it with: {INSTALL_HINTS[backend]}"
+        ) from None
+
+
 def _probe(name: str) -> Backend:
     """Import and check one concrete backend, or raise BackendError saying what is missing."""
     if name == "numpy":
         return Backend("numpy", numpy_namespace(), numpy.__version__, "cpu", "")
     if name == "array_api_strict":
-        try:
-            strict = importlib.import_module("array_api_strict")
-        except ImportError as error:
-            raise BackendError(
-                f"backend 'array_api_strict' is not installed ({error}); install it with: "
-                f"{INSTALL_HINTS['array_api_strict']}"
-            ) from None
+        strict = _import("array_api_strict", "array_api_strict", "is not installed")
         return Backend("array_api_strict", strict, strict.__version__, "cpu", "")
     if name == "cupy":
-        try:
-            cupy = importlib.import_module("cupy")
-        except ImportError as error:
-            raise BackendError(
-                f"backend 'cupy' needs CuPy, which is not installed ({error}); install it with: "
-                f"{INSTALL_HINTS['cupy']}"
-            ) from None
+        cupy = _import("cupy", "cupy", "needs CuPy, which is not installed")
         try:
             count = cupy.cuda.runtime.getDeviceCount()
         except Exception as error:  # CUDA driver missing or broken: CuPy raises its own types
