@@ -24,6 +24,13 @@ import numpy
 
 from .numpy_namespace import numpy_namespace
 
+# Philox4x32-10 (Salmon, Moraes, Dror, Shaw, "Parallel random numbers: as easy as 1, 2, 3",
+# SC 2011), the generator cuRAND, JAX and PyTorch's CUDA dropout use: multipliers and the
+# Weyl increments of the key, from the paper and the Random123 reference implementation.
+_PHILOX_M0, _PHILOX_M1 = 0xD2511F53, 0xCD9E8D57
+_PHILOX_W0, _PHILOX_W1 = 0x9E3779B9, 0xBB67AE85
+_LOW_32 = 0xFFFFFFFF
+
 
 class Ops:
     """Generic array-API implementations; ``xp`` is the namespace they compute with."""
@@ -41,6 +48,31 @@ class Ops:
         """-1, 0 or 1 in x's dtype (0 for NaN)."""
         xp = self.xp
         return xp.astype(x > 0, x.dtype) - xp.astype(x < 0, x.dtype)
+
+    # ------------------------------------------------------------------ random bits
+    def random_bits(self, size: int, *, key: int, counter: int):
+        """``size`` random 32-bit words (uint32, shape (size,)) of the Philox4x32-10 stream
+        ``key`` (an int < 2**64) at draw ``counter`` (an int < 2**64): word ``i`` is output
+        ``i % 4`` of the block whose counter is (i // 4, 0, counter low 32 bits, counter high
+        32 bits). The same key and counter give the same words on every backend, whatever the
+        size; a counter is used once per draw, so draws never overlap. Written with unsigned
+        integer operations only: products of two 32-bit words are taken in uint64."""
+        xp = self.xp
+        blocks = -(-size // 4)
+        u64 = xp.uint64
+        c0 = xp.arange(blocks, dtype=u64)
+        c1 = xp.zeros((blocks,), dtype=u64)
+        c2 = xp.full((blocks,), counter & _LOW_32, dtype=u64)
+        c3 = xp.full((blocks,), counter >> 32, dtype=u64)
+        k0, k1 = key & _LOW_32, key >> 32
+        for _ in range(10):
+            p0, p1 = c0 * _PHILOX_M0, c2 * _PHILOX_M1  # < 2**64: exact in uint64
+            hi0, lo0 = p0 >> 32, p0 & _LOW_32
+            hi1, lo1 = p1 >> 32, p1 & _LOW_32
+            c0, c1, c2, c3 = hi1 ^ c1 ^ k0, lo1, hi0 ^ c3 ^ k1, lo0
+            k0, k1 = (k0 + _PHILOX_W0) & _LOW_32, (k1 + _PHILOX_W1) & _LOW_32
+        words = xp.reshape(xp.stack([c0, c1, c2, c3], axis=1), (-1,))
+        return xp.astype(words[:size], xp.uint32)
 
     # ------------------------------------------------------------------ optimizer updates
     def sgd_momentum(self, buf, grad, *, momentum, nesterov):
@@ -91,6 +123,33 @@ class NumPyOps(Ops):
         if buffer is None or buffer.shape[0] < size:
             buffer = self._scratch_buffers[like.dtype] = numpy.empty((size,), dtype=like.dtype)
         return buffer[:size].reshape(like.shape)
+
+    def random_bits(self, size: int, *, key: int, counter: int):
+        # the generic method's rounds, each operation written into one of six arrays made once
+        # per call instead of a new array per operation
+        blocks = -(-size // 4)
+        u64 = numpy.uint64
+        c0, c1 = numpy.arange(blocks, dtype=u64), numpy.zeros(blocks, dtype=u64)
+        c2, c3 = numpy.full(blocks, counter & _LOW_32, dtype=u64), numpy.full(blocks, counter >> 32, dtype=u64)
+        t0, t1 = numpy.empty(blocks, dtype=u64), numpy.empty(blocks, dtype=u64)
+        k0, k1 = key & _LOW_32, key >> 32
+        for _ in range(10):
+            numpy.multiply(c0, u64(_PHILOX_M0), out=t0)
+            numpy.multiply(c2, u64(_PHILOX_M1), out=t1)
+            numpy.bitwise_and(t0, u64(_LOW_32), out=c0)  # lo0, the next c3
+            numpy.bitwise_and(t1, u64(_LOW_32), out=c2)  # lo1, the next c1
+            numpy.right_shift(t0, u64(32), out=t0)
+            numpy.bitwise_xor(t0, c3, out=t0)
+            numpy.bitwise_xor(t0, u64(k1), out=t0)  # hi0 ^ c3 ^ k1, the next c2
+            numpy.right_shift(t1, u64(32), out=t1)
+            numpy.bitwise_xor(t1, c1, out=t1)
+            numpy.bitwise_xor(t1, u64(k0), out=t1)  # hi1 ^ c1 ^ k0, the next c0
+            c0, c1, c2, c3, t0, t1 = t1, c2, t0, c0, c3, c1
+            k0, k1 = (k0 + _PHILOX_W0) & _LOW_32, (k1 + _PHILOX_W1) & _LOW_32
+        words = numpy.empty((blocks, 4), dtype=numpy.uint32)
+        for column, word in enumerate((c0, c1, c2, c3)):
+            words[:, column] = word
+        return words.reshape(-1)[:size]
 
     def adam_step(self, m, v, grad, *, beta_1, beta_2, eps, scale):
         # the generic method's operations, in its order, on the same operands

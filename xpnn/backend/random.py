@@ -9,10 +9,12 @@ device, so the same seed gives bit-identical weights on every backend.
 from __future__ import annotations
 
 import contextlib
+import math
 
 import numpy
 
-from .arrays import backend_name_of, namespace_of
+from .arrays import namespace_of
+from .ops import ops_for
 
 _host_rng = numpy.random.default_rng()
 
@@ -51,56 +53,79 @@ def rng(seed=None) -> "numpy.random.Generator":
 
 
 class DeviceRandom:
-    """Random numbers drawn where the arrays live: NumPy's Generator on the host, CuPy's on the
-    GPU (no host round trip per dropout mask). array_api_strict, having no generator of its
-    own, draws on the host. One seed gives one reproducible stream per backend; the NumPy
-    stream's state can be saved and restored for exact resumption."""
+    """The random stream a layer draws from while training (dropout masks): counter-based, so
+    the same seed gives the same bits on NumPy, array_api_strict and CuPy, computed where the
+    arrays live, and the whole state is two integers (``seed``, ``counter``).
+
+    Each draw is the Philox4x32-10 stream keyed by the seed at the next counter value
+    (``Ops.random_bits``): draw n of a run is the same words whichever backend, process or
+    checkpoint it follows. ``seed`` is an int >= 0 (reduced modulo 2**64), or None to take one
+    from the library stream (``xpnn.set_seed``), or a NumPy Generator to take one from it.
+
+    A state saved by xpnn 0.1 (``{"seed", "host_state"}``, a NumPy PCG64 stream) loads too:
+    the stream then goes on drawing from that generator, as the run that saved it did, so its
+    resumed run is exact; its later checkpoints keep that form.
+    """
 
     def __init__(self, seed=None):
         if isinstance(seed, bool) or (isinstance(seed, (int, numpy.integer)) and seed < 0):
             raise ValueError(f"DeviceRandom: seed must be None, a Generator or an int >= 0, got {seed!r}")
         if isinstance(seed, (int, numpy.integer)):
-            self._seed = int(seed)
+            self.seed = int(seed)
         else:  # None: the library stream; a Generator: one draw from it
-            self._seed = int(rng(seed).integers(2**63))
-        self._generators = {}
+            self.seed = int(rng(seed).integers(2**63))
+        self.counter = 0
+        self._legacy = None  # the NumPy generator of a stream restored from xpnn 0.1
 
-    def _generator(self, kind: str):
-        if kind not in self._generators:
-            if kind == "cupy":
-                import cupy
+    def bits(self, shape: tuple, like):
+        """Random uint32 words of ``shape`` on the backend of ``like`` (C order: word i of the
+        draw is element i); moves the stream on by one draw."""
+        xp = namespace_of(like=like)
+        size = math.prod(shape)
+        words = ops_for(xp).random_bits(size, key=self.seed % 2**64, counter=self.counter % 2**64)
+        self.counter += 1
+        return xp.reshape(words, tuple(shape))
 
-                self._generators[kind] = cupy.random.default_rng(self._seed)
-            else:
-                self._generators[kind] = numpy.random.default_rng(self._seed)
-        return self._generators[kind]
+    def keep_mask(self, shape: tuple, like, rate: float):
+        """A boolean array of ``shape`` on the backend of ``like``, each element True with
+        probability 1 - ``rate`` (to within 2**-33): the survivors of dropout."""
+        if self._legacy is not None:
+            return self.uniform(shape, like) >= rate
+        return self.bits(shape, like) >= min(round(rate * 2**32), 2**32 - 1)
 
     def uniform(self, shape: tuple, like):
-        """U[0, 1) of ``shape`` on the backend and in the dtype of ``like``."""
+        """U[0, 1) of ``shape`` on the backend and in the dtype of ``like``: 32 random bits per
+        element, scaled by 2**-32 in float64 and then cast (a float32 may round up to 1.0)."""
         xp = namespace_of(like=like)
-        kind = backend_name_of(xp)
-        generator = self._generator(kind)
-        if kind == "cupy":
-            return generator.random(tuple(shape), dtype=like.dtype)
-        draws = generator.random(tuple(shape), dtype=numpy.float64)
-        return xp.astype(xp.asarray(draws), like.dtype)
+        if self._legacy is not None:  # the stream of a run started by xpnn 0.1
+            draws = self._legacy.random(tuple(shape), dtype=numpy.float64)
+            return xp.astype(xp.asarray(draws), like.dtype)
+        scaled = xp.astype(self.bits(shape, like), xp.float64) * 2.0**-32
+        return xp.astype(scaled, like.dtype)
 
     def state_dict(self) -> dict:
-        """JSON-able state; CuPy's generator state is not exported, so a CuPy run resumes
-        with the same seed but a fresh stream."""
-        host = self._generators.get("numpy") or self._generators.get("array_api_strict")
-        return {
-            "seed": self._seed,
-            "host_state": None if host is None else host.bit_generator.state,
-        }
+        """JSON-able state: the seed and the number of draws made."""
+        if self._legacy is not None:
+            return {"seed": self.seed, "host_state": self._legacy.bit_generator.state}
+        return {"seed": self.seed, "counter": self.counter}
 
     def load_state_dict(self, state: dict) -> None:
-        self._seed = int(state["seed"])
-        self._generators = {}
-        if state.get("host_state") is not None:
-            for kind in ("numpy", "array_api_strict"):
-                generator = numpy.random.default_rng(self._seed)
-                generator.bit_generator.state = state["host_state"]
-                self._generators[kind] = generator
-
-
+        """Restore ``state_dict()`` output (or xpnn 0.1's); ValueError for anything else,
+        before anything changes."""
+        where = "DeviceRandom.load_state_dict"
+        if not isinstance(state, dict) or "seed" not in state or not ({"counter", "host_state"} & set(state)):
+            raise ValueError(f"{where}: expected {{'seed': int, 'counter': int}}, got {state!r:.200}")
+        seed = state["seed"]
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise ValueError(f"{where}: seed must be an int >= 0, got {seed!r}")
+        legacy = None
+        if "counter" in state:
+            counter = state["counter"]
+            if isinstance(counter, bool) or not isinstance(counter, int) or counter < 0:
+                raise ValueError(f"{where}: counter must be an int >= 0, got {counter!r}")
+        else:
+            counter = 0
+            legacy = numpy.random.default_rng(seed)
+            if state["host_state"] is not None:
+                legacy.bit_generator.state = state["host_state"]
+        self.seed, self.counter, self._legacy = seed, counter, legacy

@@ -13,10 +13,11 @@ class Dropout(Layer):
     """``Dropout(rate, seed=None)``: training keeps each element with probability 1 - rate and
     multiplies it by 1/(1 - rate); inference (and ``rate == 0``) is the identity.
 
-    Masks are drawn where the data lives (``self.random``, a ``DeviceRandom``), so a GPU run
-    never copies a mask from the host. ``seed`` fixes the stream: the same seed gives the same
-    masks on NumPy and array_api_strict (both draw on the host); CuPy has a stream of its own.
-    ``seed=None`` takes a seed from the library stream (``xpnn.set_seed``).
+    Masks are drawn where the data lives from a counter-based stream (``self.random``, a
+    ``DeviceRandom``): a GPU run never copies a mask from the host, the same ``seed`` gives the
+    same masks on NumPy, array_api_strict and CuPy, and a checkpoint resumes the stream
+    exactly from two integers. ``seed=None`` takes a seed from the library stream
+    (``xpnn.set_seed``).
     """
 
     def __init__(self, rate: float, *, seed: int | None = None):
@@ -40,9 +41,7 @@ class Dropout(Layer):
             return x, identity_backward
 
         scale = 1.0 / (1.0 - self.rate)
-        # ">= rate" rather than "< 1 - rate": a float32 draw can round up to exactly 1.0, which
-        # this comparison still keeps, so the keep probability stays 1 - rate.
-        keep = self.random.uniform(shape, like=x) >= self.rate
+        keep = self.random.keep_mask(shape, x, self.rate)
         out = xp.where(keep, x * scale, 0.0)
 
         def backward(dout):
