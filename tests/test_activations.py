@@ -69,7 +69,7 @@ def test_pure_function_and_derivative_agree_with_layer(xp):
         assert_close(fn.derivative(x), backward(xp.ones_like(x)))
 
 
-# ----------------------------------------------------------- the seed's formulas
+# ----------------------------------------------------------- the founding notes' formulas
 
 def test_sigmoid_derivative_peaks_at_zero_with_a_quarter(xp):
     z = on_backend(np.linspace(-6, 6, 121))
@@ -146,7 +146,7 @@ def test_selu_constants_and_hard_functions(xp):
 
 
 def test_piecewise_linear_is_the_seed_formula(xp):
-    """0 for x <= x_min, m x + b in between, 1 for x >= x_max (seed 002)."""
+    """0 for x <= x_min, m x + b in between, 1 for x >= x_max (the notes' piecewise-linear unit)."""
     x_min, x_max = -1.0, 3.0
     m, b = 1 / (x_max - x_min), -x_min / (x_max - x_min)
     z = np.array([-2.0, -1.0, 0.0, 1.0, 2.9, 3.0, 5.0])

@@ -24,8 +24,8 @@ def _part(module: str) -> str:
 
 def _imports(path: pathlib.Path):
     """(line, absolute xpnn module imported) for every import in the file at ``path``."""
-    relative = path.relative_to(PACKAGE.parent).with_suffix("")
-    package = list(relative.parts[:-1]) if relative.name != "__init__" else list(relative.parts[:-1])
+    # the package a relative import starts from: the folder of the module (of __init__.py too)
+    package = list(path.relative_to(PACKAGE.parent).parts[:-1])
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.ImportFrom):
             base = package[: len(package) - node.level + 1] if node.level else []

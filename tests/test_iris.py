@@ -1,5 +1,5 @@
-"""The seed's network: a 4-20-30-25-3 ReLU MLP trained with Adam on Fisher's Iris data, on the
-seed's split (scikit-learn's ``train_test_split(test_size=0.3, random_state=42)``, reproduced
+"""The founding notes' network: a 4-20-30-25-3 ReLU MLP trained with Adam on Fisher's Iris data, on
+their split (scikit-learn's ``train_test_split(test_size=0.3, random_state=42)``, reproduced
 here without scikit-learn). Over initial-weight seeds 0..19 this setup scores at least 0.978
 (43 or more of 45 test flowers), so the 0.95 bar is not met by luck."""
 

@@ -58,7 +58,7 @@ OPTIMIZERS = {
 
 
 @pytest.mark.parametrize("make", OPTIMIZERS.values(), ids=OPTIMIZERS.keys())
-def test_flat_path_is_bit_for_bit_the_per_parameter_path(xp, make):
+def test_multi_tensor_path_is_bit_for_bit_the_per_parameter_path(xp, make):
     flat_params, reference_params = _parameters(), _parameters()
     flat, reference = make(), _per_parameter(make())
     _run(flat, flat_params, 6)
@@ -87,7 +87,7 @@ def test_falls_back_and_comes_back_exactly(xp):
     _assert_same_state(flat, reference)
 
 
-def test_state_dict_of_the_flat_path_resumes_exactly(xp):
+def test_state_dict_of_the_multi_tensor_path_resumes_exactly(xp):
     params, opt = _parameters(), AdamW(0.01, clip_value=1.0)
     _run(opt, params, 3)
     state = opt.state_dict()

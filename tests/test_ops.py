@@ -206,3 +206,26 @@ def test_hot_paths_never_reach_the_namespaces_clip_or_sign(monkeypatch):
             p = Parameter(xpnn.asarray(np.ones(4)))
             p.grad = xpnn.asarray(np.array([-2.0, 0.1, 3.0, 0.0]))
             opt.step([p])
+
+
+def test_optimizers_stepping_in_threads_give_the_numbers_of_a_sequential_run():
+    """NumPyOps' scratch memory is per thread: two optimizers never share intermediates."""
+    import threading
+
+    shapes = [(300, 200), (200,)]
+    with xpnn.use_backend("numpy"):
+        sequential = [_run(lambda: Adam(0.01), shapes, "float32", steps=20)[0] for _ in range(4)]
+        results = [None] * 4
+
+        def train(index):
+            with xpnn.use_backend("numpy"):
+                results[index] = _run(lambda: Adam(0.01), shapes, "float32", steps=20)[0]
+
+        threads = [threading.Thread(target=train, args=(i,)) for i in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    for got, expected in zip(results, sequential):
+        for a, b in zip(got, expected):
+            np.testing.assert_array_equal(a, b)

@@ -213,8 +213,8 @@ def test_pipeline_grid_search_and_cross_validation():
     assert cross_val_score(MLPClassifier(max_iter=300, random_state=0), X, y, cv=3).mean() > 0.9
 
 
-def test_the_seeds_iris_walk_through_and_grid_search_run_as_written(backend_name):
-    """examples/iris_grid_search.py: seed 003's code with xpnn.sklearn.MLPClassifier (~35 s)."""
+def test_the_iris_walk_through_and_grid_search_run_as_written(backend_name):
+    """examples/iris_grid_search.py: the founding notes' scikit-learn code with xpnn.sklearn.MLPClassifier (~35 s)."""
     if backend_name != "numpy":
         pytest.skip("numpy only, for time")
     import os
@@ -223,7 +223,7 @@ def test_the_seeds_iris_walk_through_and_grid_search_run_as_written(backend_name
     script = pathlib.Path(__file__).parent.parent / "examples" / "iris_grid_search.py"
     env = {**os.environ, "XPNN_BACKEND": "numpy"}
     out = subprocess.run([sys.executable, str(script)], check=True, capture_output=True, text=True, env=env).stdout
-    assert "Test Accuracy: 1.000" in out  # random_state=42 on the seed's split
+    assert "Test Accuracy: 1.000" in out  # random_state=42 on the walk-through's split
     assert "Average accuracy: 0.969" in out  # the 20 seeded splits: scikit-learn's own figure too
     best = float(out.split("Best CV score:")[1].split()[0])
     assert best > 0.94
@@ -311,7 +311,7 @@ def test_device_regression_targets_and_scores():
     ({"shuffle": "yes"}, "shuffle must be True or False, got 'yes'"),
     ({"dropout": 1.0}, r"dropout must be in \[0, 1\)"),
     ({"clip_norm": -1}, "clip_norm must be > 0, got -1"),
-    ({"backend": "jax"}, "backend must be one of 'auto', 'numpy', 'array_api_strict', 'cupy', got 'jax'"),
+    ({"backend": "jax"}, "backend must be one of 'numpy', 'cupy', 'array_api_strict', 'auto', got 'jax'"),
     ({"solver": "lbfgs", "dropout": 0.5}, "dropout=0.5 needs a stochastic solver"),
 ])
 def test_bad_parameters_are_named_before_any_work(settings, message):

@@ -1,4 +1,4 @@
-"""The fit loop: it is the seed's gradient descent, its history, validation and callbacks."""
+"""The fit loop: gradient descent (batch, stochastic, mini-batch), its history, validation and callbacks."""
 
 import math
 import warnings

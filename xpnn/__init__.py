@@ -9,13 +9,12 @@ losses, layers), ``optim`` (update rules, schedules), ``training`` (train_step, 
 metrics, checkpoints, Model), and the front doors (``sklearn``, ``datasets``, ``cli``).
 """
 
+import sys
+
 from . import backend, datasets, nn, optim, testing, training
 from .backend import BackendError, asarray, set_seed, to_numpy, use_backend
 from .nn import activations, init, losses
-from .nn.activations import (
-    ELU, GELU, SELU, Gaussian, HardSigmoid, HardTanh, Identity, LeakyReLU, LogSoftmax, Mish,
-    PiecewiseLinear, PReLU, ReLU, Sigmoid, SiLU, Softmax, Softplus, Step, Swish, Tanh,
-)
+from .nn.activations import LAYER_CLASSES, PReLU
 from .nn.layer import Layer
 from .nn.layers import BatchNorm, Dense, Dropout, LayerNorm, Residual, Sequential
 from .nn.losses import MAE, MSE, BinaryCrossEntropy, CrossEntropy, Huber, Loss
@@ -30,6 +29,17 @@ from .training import (
 
 __version__ = "0.1.0"
 
+# the activation layer classes, as made from their registered functions: xpnn.ReLU, xpnn.GELU...
+globals().update(LAYER_CLASSES)
+
+# the public modules keep their import names: ``from xpnn.losses import MSE`` still works
+for _name, _module in {
+    "activations": activations, "callbacks": callbacks, "checkpoint": checkpoint, "init": init,
+    "lbfgs": lbfgs, "losses": losses, "metrics": metrics, "optimizers": optim, "schedules": schedules,
+}.items():
+    sys.modules[f"{__name__}.{_name}"] = _module
+del _name, _module
+
 __all__ = [
     "activations", "backend", "callbacks", "checkpoint", "datasets", "init", "lbfgs", "losses",
     "metrics", "nn", "optim", "optimizers", "schedules", "testing", "training",
@@ -39,9 +49,7 @@ __all__ = [
     "Optimizer", "SGD", "RMSprop", "Adam", "AdamW", "LBFGS",
     "Callback", "History", "EarlyStopping", "ModelCheckpoint", "LearningRateScheduler",
     "TerminateOnNaN", "ProgressBar",
-    "Identity", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "PReLU", "ELU", "SELU", "GELU", "SiLU",
-    "Swish", "Softplus", "Mish", "HardSigmoid", "PiecewiseLinear", "HardTanh", "Gaussian", "Step",
-    "Softmax", "LogSoftmax",
+    *LAYER_CLASSES, "PReLU",
     "Loss", "MSE", "MAE", "Huber", "BinaryCrossEntropy", "CrossEntropy",
     "gradcheck", "check_backends",
 ]

@@ -3,7 +3,8 @@
 - ``selection``: which backend is active (``XPNN_BACKEND``, ``use_backend``, ``describe``).
 - ``arrays``: an array's namespace (``namespace_of``), dtypes, moving data (``asarray``,
   ``to_numpy``).
-- ``numpy_namespace``: the array-API namespace xpnn computes with on NumPy arrays.
+- ``numpy_wrapper``: ``numpy_namespace()``, the array-API namespace xpnn computes with on
+  NumPy arrays.
 - ``ops``: ``ops_for(xp)``, the hot operations with per-library fast paths.
 - ``random``: the host stream for initial weights, and the streams layers draw masks from.
 - ``files``: atomic writes and pickle-free reads of ``.npz`` archives.
@@ -17,7 +18,7 @@ from .arrays import (
     host_namespace, is_array, namespace_of, resolve_dtype, to_numpy,
 )
 from .files import read_arrays, read_npz, write_arrays_atomically
-from .numpy_namespace import numpy_namespace
+from .numpy_wrapper import numpy_namespace
 from .ops import Ops, ops_for
 from .random import DeviceRandom, rng, seeded, set_seed
 from .selection import (

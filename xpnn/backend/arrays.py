@@ -12,7 +12,7 @@ import functools
 import array_api_compat
 import numpy
 
-from .numpy_namespace import numpy_namespace
+from .numpy_wrapper import numpy_namespace
 from .selection import namespace
 
 DEFAULT_FLOAT = "float32"

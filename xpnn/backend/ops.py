@@ -19,10 +19,11 @@ versions read a count back from the device on every call.
 from __future__ import annotations
 
 import math
+import threading
 
 import numpy
 
-from .numpy_namespace import numpy_namespace
+from .numpy_wrapper import numpy_namespace
 
 # Philox4x32-10 (Salmon, Moraes, Dror, Shaw, "Parallel random numbers: as easy as 1, 2, 3",
 # SC 2011), the generator cuRAND, JAX and PyTorch's CUDA dropout use: multipliers and the
@@ -45,9 +46,10 @@ class Ops:
         return xp.minimum(xp.maximum(x, low), high)
 
     def sign(self, x):
-        """-1, 0 or 1 in x's dtype (0 for NaN)."""
+        """-1, 0 or 1 in x's dtype; NaN stays NaN (as the standard's ``sign``)."""
         xp = self.xp
-        return xp.astype(x > 0, x.dtype) - xp.astype(x < 0, x.dtype)
+        signs = xp.astype(x > 0, x.dtype) - xp.astype(x < 0, x.dtype)
+        return xp.where(xp.isnan(x), x, signs)
 
     # ------------------------------------------------------------------ random bits
     def random_bits(self, size: int, *, key: int, counter: int):
@@ -113,15 +115,18 @@ class NumPyOps(Ops):
 
     def __init__(self, xp):
         super().__init__(xp)
-        self._scratch_buffers: dict = {}  # dtype -> 1-d array, grown to the largest request
+        # dtype -> 1-d array grown to the largest request, one set per thread: optimizers
+        # stepping in two threads must not write into each other's intermediates
+        self._local = threading.local()
 
     def _scratch(self, like):
-        """An array shaped like ``like``: a view of one buffer per dtype (NumPy slices and
-        reshapes a contiguous buffer into views)."""
+        """An array shaped like ``like``: a view of this thread's buffer for its dtype (NumPy
+        slices and reshapes a contiguous buffer into views)."""
+        buffers = self._local.__dict__.setdefault("buffers", {})
         size = math.prod(like.shape)
-        buffer = self._scratch_buffers.get(like.dtype)
+        buffer = buffers.get(like.dtype)
         if buffer is None or buffer.shape[0] < size:
-            buffer = self._scratch_buffers[like.dtype] = numpy.empty((size,), dtype=like.dtype)
+            buffer = buffers[like.dtype] = numpy.empty((size,), dtype=like.dtype)
         return buffer[:size].reshape(like.shape)
 
     def random_bits(self, size: int, *, key: int, counter: int):

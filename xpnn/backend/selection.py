@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 
 import numpy
 
-from .numpy_namespace import numpy_namespace
+from .numpy_wrapper import numpy_namespace
 
 ENV_VAR = "XPNN_BACKEND"
 BACKEND_NAMES = ("numpy", "cupy", "array_api_strict", "auto")

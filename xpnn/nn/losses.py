@@ -27,10 +27,6 @@ from ..utils.validation import check_float_array, check_number
 from . import special
 from .activations import log_softmax
 
-TARGET_KINDS = ("class_labels", "binary", "values")
-PREDICTION_KINDS = ("logits", "probabilities", "values")
-
-
 class Loss:
     """Base class: subclasses implement ``_forward(xp, pred, target)``."""
 

@@ -52,7 +52,7 @@ class Optimizer:
         self.weight_decay = check_number(weight_decay, "weight_decay", where, low=0)
         self.clip_norm = check_optional_number(clip_norm, "clip_norm", where, low=0, low_open=True)
         self.clip_value = check_optional_number(clip_value, "clip_value", where, low=0, low_open=True)
-        if foreach not in (None, False):
+        if foreach is not None and foreach is not False:
             raise ValueError(f"{where}: foreach must be None (automatic) or False (never), got {foreach!r}")
         self.foreach = foreach
         self.iterations = 0

@@ -28,7 +28,6 @@ from ..utils.validation import check_choice, check_int, check_number
 from .network import HEADS, HeadLoss, build_network, dense_layers, hidden_activation
 from .solvers import AdamSolver, SGDSolver
 
-_BACKENDS = ("auto", "numpy", "array_api_strict", "cupy")
 
 
 class BaseMLP(BaseEstimator):
@@ -82,7 +81,7 @@ class BaseMLP(BaseEstimator):
         check_number(self.dropout, "dropout", where, low=0.0, high=1.0, high_open=True)
         if self.clip_norm is not None:
             check_number(self.clip_norm, "clip_norm", where, low=0.0, low_open=True)
-        check_choice(self.backend, "backend", where, _BACKENDS)
+        check_choice(self.backend, "backend", where, backend.BACKEND_NAMES)
         if self.solver == "lbfgs" and self.dropout:
             raise ValueError(f"{where}: dropout={self.dropout} needs a stochastic solver ('adam' or 'sgd'): "
                              "L-BFGS's line search needs the same loss at every evaluation")

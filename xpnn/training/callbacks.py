@@ -15,7 +15,7 @@ import warnings
 
 from ..backend import asarray_like, copy_of, to_numpy
 from ..optim import schedules
-from ..utils.validation import check_choice, check_int, check_number
+from ..utils.validation import check_choice, check_int, check_number, check_optional_number
 from .checkpoint import save_model
 
 
@@ -66,6 +66,12 @@ class History:
         return f"History(epochs={len(self.epoch)}, keys={sorted(self.history)})"
 
 
+def _monitor_name(monitor, where: str) -> str:
+    if not isinstance(monitor, str) or not monitor:
+        raise TypeError(f"{where}: monitor must be the name of a logged value (such as 'val_loss'), got {monitor!r:.80}")
+    return monitor
+
+
 def _better_function(monitor: str, mode: str, where: str):
     check_choice(mode, "mode", where, ("auto", "min", "max"))
     if mode == "auto":
@@ -108,13 +114,14 @@ class EarlyStopping(Callback):
                  mode: str = "auto", baseline: float | None = None,
                  restore_best_weights: bool = True, start_from_epoch: int = 0):
         super().__init__()
-        self.monitor = monitor
-        self.patience = check_int(patience, "patience", "EarlyStopping", minimum=0)
-        self.min_delta = check_number(min_delta, "min_delta", "EarlyStopping", low=0)
-        self.mode, self._better = _better_function(monitor, mode, "EarlyStopping")
-        self.baseline = baseline
+        where = "EarlyStopping"
+        self.monitor = _monitor_name(monitor, where)
+        self.patience = check_int(patience, "patience", where, minimum=0)
+        self.min_delta = check_number(min_delta, "min_delta", where, low=0)
+        self.mode, self._better = _better_function(monitor, mode, where)
+        self.baseline = check_optional_number(baseline, "baseline", where)
         self.restore_best_weights = bool(restore_best_weights)
-        self.start_from_epoch = start_from_epoch
+        self.start_from_epoch = check_int(start_from_epoch, "start_from_epoch", where, minimum=0)
         self._reset()
 
     def _reset(self):
@@ -179,7 +186,7 @@ class ModelCheckpoint(Callback):
                  mode: str = "auto", save_weights_only: bool = False):
         super().__init__()
         self.path = str(path)
-        self.monitor, self.save_best_only = monitor, bool(save_best_only)
+        self.monitor, self.save_best_only = _monitor_name(monitor, "ModelCheckpoint"), bool(save_best_only)
         self.mode, self._better = _better_function(monitor, mode, "ModelCheckpoint")
         self.save_weights_only = bool(save_weights_only)
         self.best = math.inf if self.mode == "min" else -math.inf
@@ -229,10 +236,9 @@ class LearningRateScheduler(Callback):
             lr = self.schedule(epoch)
         else:
             lr = self.schedule(epoch, optimizer.current_lr)
-        if not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr <= 0:
-            raise ValueError(f"LearningRateScheduler: the schedule gave lr={lr!r} at epoch {epoch}; "
-                             "it must be a positive finite number")
-        optimizer.lr = float(lr)
+        lr = check_number(lr, f"the lr its schedule gave at epoch {epoch}", "LearningRateScheduler",
+                          low=0, low_open=True)
+        optimizer.lr = lr
         if self.verbose:
             print(f"epoch {epoch + 1}: learning rate {lr:.6g}")
 

@@ -1,6 +1,6 @@
 """The fit loop: mini-batch gradient descent with validation, metrics, callbacks and resuming.
 
-Every argument and every array is checked before the first step (``fit_data``). Host data
+Every argument and every array is checked before the first step (``data.py``). Host data
 moves to the active backend once; each epoch draws one shuffle permutation on the host and
 gathers the data with it on the device. Losses and metrics are summed on the device and read
 once per epoch, so a GPU is never made to wait inside an epoch. ``batch_size`` picks the
@@ -242,8 +242,8 @@ def fit(model, X, y, *, loss, optimizer=None, epochs: int = 1, batch_size: int |
             raise TypeError(f"{where}: callbacks[{index}] must be an xpnn Callback, got {type(callback).__name__}")
     try:
         loss = losses.get(loss)
-    except ValueError as error:
-        raise ValueError(f"{where}: loss: {error}") from None
+    except (ValueError, TypeError) as error:
+        raise type(error)(f"{where}: loss: {error}") from None
     metric_list = metrics_module.for_loss(metrics, loss, where)
     checkpoint = read_file(resume_from, (CHECKPOINT_FORMAT,)) if resume_from is not None else None
     if optimizer is None:
@@ -252,8 +252,8 @@ def fit(model, X, y, *, loss, optimizer=None, epochs: int = 1, batch_size: int |
         optimizer = optim.optimizer_from_config(checkpoint["optimizer"])
     try:
         optimizer = optim.get(optimizer)
-    except ValueError as error:
-        raise ValueError(f"{where}: optimizer: {error}") from None
+    except (ValueError, TypeError) as error:
+        raise type(error)(f"{where}: optimizer: {error}") from None
 
     X, y = checked_pair(model, X, y, loss, where)
     validation = None
@@ -315,8 +315,8 @@ def evaluate(model, X, y, *, loss, metrics="auto", batch_size: int | None = None
     batch_size = check_optional_int(batch_size, "batch_size", where, minimum=1)
     try:
         loss = losses.get(loss)
-    except ValueError as error:
-        raise ValueError(f"{where}: loss: {error}") from None
+    except (ValueError, TypeError) as error:
+        raise type(error)(f"{where}: loss: {error}") from None
     metric_list = metrics_module.for_loss(metrics, loss, where)
     X, y = checked_pair(model, X, y, loss, where)
     return evaluate_arrays(model, X, y, loss, metric_list, batch_size)

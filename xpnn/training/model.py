@@ -1,7 +1,7 @@
 """``Model``: a Sequential that can train, predict, evaluate and save itself (the Keras front).
 
 The layers below know nothing of training; this class is where the two floors meet. Any other
-Layer trains through the same functions: ``xpnn.loop.fit(layer, X, y, ...)``.
+Layer trains through the same functions: ``xpnn.training.fit(layer, X, y, ...)``.
 """
 
 from __future__ import annotations

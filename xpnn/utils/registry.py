@@ -53,16 +53,9 @@ class Registry:
     def names(self) -> list[str]:
         return sorted(self._factories)
 
-    def __contains__(self, name) -> bool:
-        return isinstance(name, str) and normalize(name) in self._factories
-
-    def lookup_or_none(self, name: str):
-        """The factory registered under ``name``, or None."""
-        return self._factories.get(normalize(name)) if isinstance(name, str) else None
-
     def lookup(self, name: str):
         """The factory registered under ``name``, or a ValueError listing the valid names."""
-        factory = self.lookup_or_none(name)
+        factory = self._factories.get(normalize(name)) if isinstance(name, str) else None
         if factory is None:
             raise ValueError(f"unknown {self.kind} {name!r}; valid names: {', '.join(self.names())}")
         return factory
@@ -102,5 +95,6 @@ class Registry:
     def config_of(self, thing) -> dict:
         """``{"class": key, "config": thing.get_config()}``, the JSON form ``from_config`` reads."""
         if self.base is not None and not isinstance(thing, self.base):
-            raise TypeError(f"expected a {self.kind}, got {type(thing).__name__}")
+            article = "an" if self.kind[0] in "aeiou" else "a"
+            raise TypeError(f"expected {article} {self.kind}, got {type(thing).__name__}")
         return {"class": class_key(type(thing)), "config": thing.get_config()}

@@ -3,7 +3,11 @@ show what was seen.
 
 Each check returns the value it accepted (as a plain int or float where it checks numbers), so
 a constructor reads ``self.rate = check_number(rate, "rate", "Dropout", low=0, high=1,
-high_open=True)``. Wrong types raise TypeError, wrong values ValueError.
+high_open=True)``. The exception types follow the habits of the arguments they check:
+``check_number``, ``check_bool`` and ``check_seed`` raise TypeError for something of the wrong
+type and ValueError for a value out of range; ``check_int``, ``check_index`` (for a value),
+``check_choice`` and the array checks of shapes raise ValueError for anything that is not an
+allowed value, a float where an int belongs included; the dtype checks raise TypeError.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import math
 import numbers
 import operator
 
-from ..backend import dtype_is, dtype_name
+from ..backend import dtype_is, dtype_name, is_array, namespace_of
 
 
 # ---------------------------------------------------------------- plain values
@@ -21,6 +25,8 @@ def check_number(value, arg: str, where: str, *, low=None, high=None, low_open=F
                  high_open=False) -> float:
     """A finite real number within the optional bounds, as a float. Strings and bools are
     refused, not parsed. ``low_open``/``high_open`` exclude the bound itself."""
+    if _is_real_0d_array(value):  # a 0-d array of any backend: its one number
+        value = float(value)
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{where}: {arg} must be a number, got {value!r:.80}")
     number = float(value)
@@ -31,6 +37,11 @@ def check_number(value, arg: str, where: str, *, low=None, high=None, low_open=F
     if below or above:
         raise ValueError(f"{where}: {arg} must be {_interval(low, high, low_open, high_open)}, got {value!r}")
     return number
+
+
+def _is_real_0d_array(value) -> bool:
+    return (getattr(value, "shape", None) == () and hasattr(value, "dtype") and is_array(value)
+            and dtype_is(namespace_of(value=value), value.dtype, ("real floating", "integral")))
 
 
 def _interval(low, high, low_open, high_open) -> str:

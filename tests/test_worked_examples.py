@@ -1,4 +1,4 @@
-"""The seed documents' worked examples, reproduced with the library's layers."""
+"""The worked examples of the founding notes (shared/seeds), reproduced with the library's layers."""
 
 import math
 
@@ -12,7 +12,7 @@ from .helpers import on_backend
 
 def test_single_sigmoid_neuron_matches_the_seed_trainer(xp):
     """Seed 000: w=0.8, b=-0.3, x=2, target 0, lr 0.5, C = 0.5 (a - y)^2, 500 iterations."""
-    w, b = 0.8, -0.3  # the seed's trainer, written out: the reference
+    w, b = 0.8, -0.3  # the notes' trainer, written out: the reference
     for _ in range(500):
         a = 1 / (1 + math.exp(-(2.0 * w + b)))
         delta = (a - 0.0) * a * (1 - a)
@@ -26,7 +26,7 @@ def test_single_sigmoid_neuron_matches_the_seed_trainer(xp):
         neuron.zero_grad()
         out, backward = neuron.forward(x)
         _, loss_backward = xpnn.MSE().forward(out, y)
-        backward(0.5 * loss_backward())  # MSE is mean (a-y)^2; the seed's cost is half that
+        backward(0.5 * loss_backward())  # MSE is mean (a-y)^2; the notes' cost is half that
         for p in neuron.parameters():
             p.value = p.value - 0.5 * p.grad
     assert float(neuron.weight.value[0, 0]) == pytest.approx(w, rel=1e-12)

@@ -18,7 +18,7 @@ class NumPyNamespace:
     """``array_api_compat.numpy``'s functions, held in the instance so that a lookup costs what
     a module attribute does; the methods below replace six of them."""
 
-    __name__ = "xpnn.backend.numpy_namespace"  # backend_name_of recognises it as numpy's
+    __name__ = "xpnn.backend.numpy_wrapper"  # backend_name_of recognises it as numpy's
 
     def __init__(self):
         own = set(type(self).__dict__)
