@@ -234,3 +234,45 @@ def test_numpy_namespace_astype_reshape_and_arange_give_array_api_compats_result
         np.testing.assert_array_equal(got, expected)
     with pytest.raises(ValueError, match="device"):
         fast.arange(3, device="cuda")
+
+
+def _fake_cupy(kernel_error=None):
+    """A stand-in for CuPy on a machine with a driver and a device: its kernels compile, or
+    fail with ``kernel_error``."""
+    import types
+
+    class Array(list):
+        def sum(self):
+            return sum(self)
+
+    def elementwise_kernel(*args):
+        if kernel_error is not None:
+            raise kernel_error
+        return lambda x: Array(v + 1 for v in x)
+
+    runtime = types.SimpleNamespace(getDeviceCount=lambda: 1,
+                                    getDeviceProperties=lambda device: {"name": b"Fake GPU"})
+    cuda = types.SimpleNamespace(runtime=runtime, Device=lambda: types.SimpleNamespace(id=0))
+    return types.SimpleNamespace(__version__="14.0.0", cuda=cuda, ElementwiseKernel=elementwise_kernel,
+                                 float32="float32", arange=lambda n, dtype=None: list(range(n)))
+
+
+def test_cupy_that_cannot_compile_a_kernel_is_refused_with_the_reason(monkeypatch):
+    fake = _fake_cupy(kernel_error=OSError("libnvrtc.so.12: cannot open shared object file"))
+    monkeypatch.setitem(sys.modules, "cupy", fake)
+    with pytest.raises(xpnn.BackendError, match=r"cannot compile and run a kernel \(OSError: libnvrtc.so.12.*NVRTC"):
+        xpnn.use_backend("cupy")
+    with xpnn.use_backend("auto"):  # auto falls back to NumPy and says why
+        assert backend.name() == "numpy" and "cannot compile and run a kernel" in backend.describe()
+
+
+def test_cupy_that_compiles_is_used(monkeypatch):
+    """The probe passes a CuPy whose kernels work (array_api_compat.cupy stands in as numpy's)."""
+    import types
+
+    import array_api_compat.numpy as compat
+
+    monkeypatch.setitem(sys.modules, "cupy", _fake_cupy())
+    monkeypatch.setitem(sys.modules, "array_api_compat.cupy", types.SimpleNamespace(**vars(compat)))
+    with xpnn.use_backend("cupy"):
+        assert backend.name() == "cupy" and "Fake GPU" in backend.describe()

@@ -280,6 +280,24 @@ def test_device_arrays_train_there_and_come_back_as_device_arrays():
     assert isinstance(model.predict(X), np.ndarray)  # host input: host output
 
 
+@pytest.mark.parametrize("names", [["zero", "one", "two"], ["no", "yes"], [3, 7, 11], [True, False]])
+def test_device_input_with_labels_no_device_can_hold(names):
+    """Class indices come back as labels whatever the labels are: numbers stay on the device,
+    strings (which no device array holds) come back as NumPy arrays, as scikit-learn's."""
+    pytest.importorskip("array_api_strict")
+    X, y = digits(200)
+    labels = np.array(names, dtype=object if isinstance(names[0], str) else None)[y % len(names)]
+    with xpnn.use_backend("array_api_strict"):
+        Xd = xpnn.asarray(X, dtype="float64")
+    model = MLPClassifier(random_state=0, max_iter=5).fit(Xd, labels)
+    reference = MLPClassifier(random_state=0, max_iter=5, backend="numpy").fit(X, labels)
+    predicted = model.predict(Xd)
+    np.testing.assert_array_equal(xpnn.to_numpy(predicted) if not isinstance(predicted, np.ndarray) else predicted,
+                                  reference.predict(X))
+    assert isinstance(predicted, np.ndarray) == isinstance(names[0], str)
+    assert model.score(Xd, labels) == pytest.approx(reference.score(X, labels))
+
+
 def test_device_regression_targets_and_scores():
     pytest.importorskip("array_api_strict")
     X, y = regression(n=200, outputs=2)

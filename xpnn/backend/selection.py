@@ -70,6 +70,7 @@ def _probe(name: str) -> Backend:
                 f"backend 'cupy': CuPy {cupy.__version__} is installed but no CUDA device is "
                 "visible; check CUDA_VISIBLE_DEVICES, or use XPNN_BACKEND=numpy"
             )
+        _check_cupy_compiles(cupy)
         import array_api_compat.cupy as xp
 
         props = cupy.cuda.runtime.getDeviceProperties(cupy.cuda.Device().id)
@@ -78,6 +79,31 @@ def _probe(name: str) -> Backend:
     raise BackendError(
         f"unknown backend {name!r}; valid names are: {', '.join(BACKEND_NAMES)}"
     )
+
+
+_cupy_compiles: dict = {}  # id(cupy module) -> None (it compiles) or the reason it cannot
+
+
+def _check_cupy_compiles(cupy) -> None:
+    """Compile and run one small kernel, once per process: CuPy builds its elementwise kernels
+    at run time with NVRTC, and a machine that has a driver and a device but no NVRTC library
+    fails on the first operation, not at import. BackendError with the reason otherwise."""
+    if id(cupy) not in _cupy_compiles:
+        try:
+            kernel = cupy.ElementwiseKernel("T x", "T y", "y = x + 1", "xpnn_backend_probe")
+            result = kernel(cupy.arange(4, dtype=cupy.float32))
+            _cupy_compiles[id(cupy)] = None if float(result.sum()) == 10.0 else (
+                f"a probe kernel computed {float(result.sum())} instead of 10.0")
+        except Exception as error:  # CuPy raises its own types (CompileException, NVRTCError, OSError...)
+            _cupy_compiles[id(cupy)] = f"{type(error).__name__}: {error}"
+    reason = _cupy_compiles[id(cupy)]
+    if reason is not None:
+        raise BackendError(
+            f"backend 'cupy': CuPy {cupy.__version__} sees a CUDA device but cannot compile and run "
+            f"a kernel ({reason}); CuPy needs the CUDA runtime compiler NVRTC: install the CUDA "
+            "toolkit's NVRTC (pip install nvidia-cuda-nvrtc-cu12, or -cu13 for CUDA 13), or use "
+            "XPNN_BACKEND=numpy"
+        )
 
 
 def _resolve(name: str) -> Backend:

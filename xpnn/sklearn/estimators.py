@@ -153,10 +153,17 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             return self._label_binarizer.inverse_transform(p[:, 0] if self.n_outputs_ == 1 else p)
         if self._label_binarizer.y_type_.startswith("multilabel"):
             return xp.astype(p > 0.5, xp.int64)
-        with backend.use_backend(self._backend_):
-            classes = asarray(self.classes_)
         index = xp.argmax(p, axis=1) if self.n_outputs_ > 1 else xp.astype(p[:, 0] > 0.5, xp.int64)
-        return xp.take(classes, index, axis=0)
+        return self._labels_of(xp, index)
+
+    def _labels_of(self, xp, index):
+        """The class labels of class indices computed on the device: a device array where the
+        labels are numbers; a NumPy array where they are strings or other objects, which no
+        device array can hold (one transfer of the indices, at the end of predict)."""
+        if self.classes_.dtype.kind in "biuf":
+            with backend.use_backend(self._backend_):
+                return xp.take(asarray(self.classes_), index, axis=0)
+        return self.classes_[to_numpy(index)]
 
     def score(self, X, y, sample_weight=None):
         """Mean accuracy of ``predict(X)`` against y (subset accuracy for multilabel y)."""
