@@ -176,6 +176,35 @@ def _finite_differences(objective, slot, eps):
     return numeric
 
 
+def elementwise_tolerance(x, value, slope, *, computed=None, dtype="float32", ulps=4):
+    """How far apart two correct implementations of an elementwise function f may be at ``x``
+    when they compute in ``dtype``, element by element:
+    ``eps ulps (|f(x)| + |x f'(x)|) + 2 |computed - f(x)|``.
+
+    - ``eps ulps |f(x)|``: each library rounds its transcendental functions its own way: CUDA's
+      single-precision exp, log, tanh and erf are within 2 units in the last place (the CUDA C
+      Programming Guide's table of maximum ulp errors), NumPy's within 1-4 depending on the
+      build, so two of them may differ by ``ulps`` (4 by default).
+    - ``eps ulps |x f'(x)|``: the condition number of f at x (|x f'(x) / f(x)|) times |f(x)|:
+      what such a difference in an intermediate, a relative change of its input, does to f.
+    - ``2 |computed - f(x)|``: the formula's own error in ``dtype``, where it cancels (a(1 - a)
+      for a sigmoid near 1, 1 + erf(z) for a GELU far left): ``computed`` is one
+      implementation's ``dtype`` result (NumPy's), measured against the float64 reference, and
+      the other may be as far off on the other side. Left out when ``computed`` is None.
+
+    ``x``, ``value`` = f(x) and ``slope`` = f'(x) are float64 arrays of any backend (the
+    reference, computed in float64); the result is a host float64 array. For a derivative,
+    pass f' as ``value`` and f'' as ``slope``.
+    """
+    host = backend.host_namespace()
+    finfo = host.finfo(backend.resolve_dtype(host, dtype))
+    x, value, slope = (host.astype(host.asarray(to_numpy(a)), host.float64) for a in (x, value, slope))
+    allowed = finfo.eps * ulps * (host.abs(value) + host.abs(x * slope)) + finfo.smallest_normal
+    if computed is not None:
+        allowed = allowed + 2.0 * host.abs(host.astype(host.asarray(to_numpy(computed)), host.float64) - value)
+    return allowed
+
+
 def check_backends(make, *inputs, loss=None, backends=None, seed=0, dtype="float64",
                    rtol=None, atol=None):
     """Build ``make()`` on NumPy and on each other backend from the same seed, run forward and
