@@ -45,6 +45,10 @@ CASES = {
     "adam_step": _adam_case, "sgd_momentum": _sgd_case, "rmsprop_step": _rmsprop_case,
     "clip": lambda rng, dtype: (_elementwise_case(rng, dtype)[0] + [-0.5, 0.7], {}),
     "sign": _elementwise_case,
+    "log_softmax": lambda rng, dtype: ([(rng.standard_normal((6, 5)) * 30).astype(dtype)], {}),
+    "softmax_cross_entropy_grad": lambda rng, dtype: (
+        [np.log(np.full((4, 3), 1 / 3, dtype=dtype)), rng.random((4, 3)).astype(dtype)],
+        {"scale": 0.25, "rows_sum_to_one": False}),
     "erf": lambda rng, dtype: ([np.concatenate([rng.standard_normal(50) * 3, [0.0, 0.46875, -4.0, 30.0, np.nan]]).astype(dtype)], {}),
     # a size that is not a multiple of 4, a key and a counter with both 32-bit halves in use
     "random_bits": lambda rng, dtype: ([4 * 257 + 3], {"key": 2**63 + 0x1234567, "counter": 2**33 + 5}),

@@ -99,6 +99,27 @@ class Ops:
         outer = xp.where(x < 0, erfc - 1.0, 1.0 - erfc)
         return xp.where(y <= 0.46875, small, outer)
 
+    # ------------------------------------------------------------------ softmax cross-entropy
+    def log_softmax(self, z):
+        """``z - max z - log sum exp(z - max z)`` along the last axis: the row maximum is
+        subtracted first, so no exp overflows (finite for logits of +-1e4 in float32)."""
+        xp = self.xp
+        shifted = z - xp.max(z, axis=-1, keepdims=True)
+        return shifted - xp.log(xp.sum(xp.exp(shifted), axis=-1, keepdims=True))
+
+    def softmax_cross_entropy_grad(self, log_p, q, *, scale, rows_sum_to_one):
+        """d/dz of ``-scale sum(q log_softmax(z))`` from ``log_p = log_softmax(z)`` and the
+        target rows ``q``: ``scale (softmax(z) sum(q) - q)`` row by row, which is
+        ``scale (softmax(z) - q)`` when every row of q sums to exactly 1 (one-hot labels: say
+        so with ``rows_sum_to_one`` and the row sums are skipped)."""
+        xp = self.xp
+        p = xp.exp(log_p)
+        if not rows_sum_to_one:
+            p *= xp.sum(q, axis=-1, keepdims=True)  # the gradient stays exact for any targets
+        p -= q
+        p *= scale
+        return p
+
     # ------------------------------------------------------------------ random bits
     def random_bits(self, size: int, *, key: int, counter: int):
         """``size`` random 32-bit words (uint32, shape (size,)) of the Philox4x32-10 stream

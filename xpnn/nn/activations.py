@@ -416,8 +416,7 @@ def _(xp, dout, z, a):
 @activation("log_softmax", layer_name="LogSoftmax", saves="output")
 def log_softmax(xp, z):
     """a_i = z_i - max z - log sum_j exp(z_j - max z) along the last axis."""
-    shifted = z - xp.max(z, axis=-1, keepdims=True)
-    return shifted - xp.log(xp.sum(xp.exp(shifted), axis=-1, keepdims=True))
+    return ops_for(xp).log_softmax(z)
 
 
 @log_softmax.def_vjp

@@ -25,7 +25,6 @@ from ..backend import dtype_is, dtype_name, namespace_of, ops_for
 from ..utils.registry import Registry
 from ..utils.validation import check_float_array, check_number
 from . import special
-from .activations import log_softmax
 
 class Loss:
     """Base class: subclasses implement ``_forward(xp, pred, target)``."""
@@ -194,18 +193,14 @@ class CrossEntropy(Loss):
             )
         batch, classes = pred.shape
         q = self._target_distribution(xp, pred, target, batch, classes)
-        log_p = log_softmax.value(xp, pred)
+        ops = ops_for(xp)
+        log_p = ops.log_softmax(pred)
         value = -xp.sum(q * log_p) * (1.0 / batch)
         # one-hot rows sum to exactly 1; smoothed or given probabilities only nearly
         rows_sum_to_one = dtype_is(xp, target.dtype, "integral") and not self.label_smoothing
 
         def backward():
-            p = xp.exp(log_p)
-            if not rows_sum_to_one:
-                p *= xp.sum(q, axis=-1, keepdims=True)  # the gradient stays exact for any targets
-            p -= q
-            p *= 1.0 / batch
-            return p
+            return ops.softmax_cross_entropy_grad(log_p, q, scale=1.0 / batch, rows_sum_to_one=rows_sum_to_one)
 
         return value, backward
 
