@@ -297,6 +297,22 @@ def test_a_checkpoint_missing_entries_is_called_corrupted(xp, tmp_path):
         model.fit(X, y, optimizer="adam", resume_from=path, **fit_arguments())
 
 
+def test_a_checkpoint_with_a_bad_random_stream_names_the_file_and_changes_no_weight(xp, tmp_path):
+    from xpnn.training.checkpoint import CHECKPOINT_FORMAT, read_file, write_file
+
+    X, y = blobs()
+    path = tmp_path / "run.ckpt"
+    rich_model().fit(X, y, optimizer="adam", callbacks=[xpnn.ModelCheckpoint(path)], **fit_arguments(epochs=1))
+    content = read_file(path, (CHECKPOINT_FORMAT,))
+    content["layer_random"] = [{"seed": 3, "counter": -1}]
+    write_file(path, CHECKPOINT_FORMAT, content)
+    model = rich_model()
+    before = host_state(model)
+    with pytest.raises(ValueError, match=rf"{path}: corrupted checkpoint: layer_random: .*counter must be an int >= 0"):
+        model.fit(X, y, optimizer="adam", resume_from=path, **fit_arguments(epochs=2))
+    assert all(np.array_equal(v, before[k]) for k, v in host_state(model).items())
+
+
 def test_resume_with_a_learning_rate_function_continues_from_its_last_rate(tmp_path):
     X, y = blobs()
     halve = lambda: xpnn.LearningRateScheduler(lambda epoch, lr: lr if epoch == 0 else lr / 2)  # noqa: E731

@@ -95,7 +95,10 @@ class Trainer:
         except (ValueError, TypeError) as error:
             raise ValueError(f"{path}: cannot resume with this optimizer: {error}") from None
         for stream, state in zip(streams, saved_streams):
-            stream.load_state_dict(state)
+            try:
+                stream.load_state_dict(state)
+            except ValueError as error:
+                raise ValueError(f"{path}: corrupted checkpoint: layer_random: {error}") from None
         self.shuffle_rng.bit_generator.state = content["shuffle_rng"]
         self.history = History(**content["history"])
         # a run that had already stopped (early stopping, NaN) stays stopped, as it would have
