@@ -7,9 +7,10 @@ bit where it makes the same operations in the same order), and tests/test_ops.py
 every override with it. An ``Ops`` owns whatever scratch memory its overrides need.
 
 - ``Ops``: any array-API namespace (array_api_strict, CuPy until its kernels are measured).
-- ``NumPyOps``: NumPy's ufuncs write into a given array (``out=``), so the optimizer update
-  puts every intermediate into one scratch array instead of making a new array per operation;
-  for a large parameter those fresh arrays come back as page faults.
+- ``NumPyOps``: NumPy's ufuncs write into a given array (``out=``), so Adam's update puts
+  every intermediate into one scratch array, and ``random_bits`` each Philox round into arrays
+  made once per call, instead of making a new array per operation: for a large array those
+  fresh arrays come back as page faults.
 
 Every method here must also keep a GPU from waiting: no ``float()``/``bool()`` of an array,
 no boolean-mask indexing. That is why ``clip`` and ``sign`` are here: array-api-compat's
@@ -180,7 +181,7 @@ class Ops:
 
 
 class NumPyOps(Ops):
-    """NumPy: optimizer updates whose intermediates go into scratch memory with ``out=``."""
+    """NumPy: Adam's update and the Philox rounds write their intermediates with ``out=``."""
 
     def __init__(self, xp):
         super().__init__(xp)
