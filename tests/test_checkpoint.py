@@ -327,3 +327,22 @@ def test_resume_with_a_learning_rate_function_continues_from_its_last_rate(tmp_p
     assert optimizer.current_lr == 0.1 / 8
     expected = host_state(straight)
     assert all(np.array_equal(v, expected[k]) for k, v in host_state(resumed).items())
+
+
+def test_saved_files_get_the_permissions_of_a_plain_write(xp, tmp_path):
+    """The temporary file behind an atomic write is private to its owner; the saved file is
+    not: new files get 0666 less the umask, a replaced file keeps its mode."""
+    previous = os.umask(0o022)
+    try:
+        model = rich_model()
+        model.save(tmp_path / "new.xpnn")
+        assert os.stat(tmp_path / "new.xpnn").st_mode & 0o777 == 0o644
+        os.chmod(tmp_path / "new.xpnn", 0o640)
+        model.save(tmp_path / "new.xpnn")
+        assert os.stat(tmp_path / "new.xpnn").st_mode & 0o777 == 0o640
+        X, y = blobs()
+        rich_model().fit(X, y, optimizer="adam", callbacks=[xpnn.ModelCheckpoint(tmp_path / "run.ckpt")],
+                         **fit_arguments(epochs=1))
+        assert os.stat(tmp_path / "run.ckpt").st_mode & 0o777 == 0o644
+    finally:
+        os.umask(previous)

@@ -58,6 +58,15 @@ def digits_model(tmp_path_factory):
 
 # ---------------------------------------------------------------- train
 
+def test_the_saved_files_are_readable_as_any_new_file(digits_model):
+    """Model, sidecar and checkpoint get 0666 less the umask (pytest runs with the user's
+    umask), not the private mode of the temporary files behind the atomic writes."""
+    umask = os.umask(0)
+    os.umask(umask)
+    for path in (digits_model, digits_model + ".json", digits_model + ".ckpt"):
+        assert os.stat(path).st_mode & 0o777 == 0o666 & ~umask, path
+
+
 def test_default_train_reaches_95_percent_on_digits(capsys):
     code, out, err = run(capsys, "train")
     assert code == 0

@@ -27,7 +27,6 @@ import json
 import os
 import platform
 import sys
-import tempfile
 import warnings
 
 import xpnn
@@ -213,16 +212,8 @@ class EpochLines(xpnn.Callback):
 
 
 def write_json_atomically(path, content) -> None:
-    """A temporary file in the same folder, renamed over ``path``: never a half-written sidecar."""
-    folder = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".xpnn-", suffix=".json")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            json.dump(content, stream, indent=1)
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
+    """The sidecar, through ``backend.write_atomically``: never a half-written file."""
+    backend.write_atomically(path, lambda stream: json.dump(content, stream, indent=1), binary=False)
 
 
 # ---------------------------------------------------------------- predict

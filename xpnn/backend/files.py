@@ -16,19 +16,18 @@ from .arrays import to_numpy
 _META_KEY = "__xpnn_meta__"
 
 
-def write_arrays_atomically(path, arrays: dict, meta: dict) -> None:
-    """Write host arrays and a JSON-able ``meta`` dict to ``path`` (an .npz archive).
-
-    The data goes to a temporary file in the same folder, is flushed to disk, and only then
-    renamed over ``path``: a process killed mid-write leaves the previous file intact.
-    """
+def write_atomically(path, write, *, binary: bool = True) -> None:
+    """Call ``write(stream)`` on a temporary file in ``path``'s folder, flush it to disk, and
+    only then rename it over ``path``: a process killed mid-write leaves the previous file
+    intact. The file gets the permissions a plain ``open(path, "w")`` would give it: those of
+    the file it replaces, else the default for new files (0666 less the umask), where the
+    temporary file alone would be readable by its owner only."""
     folder = os.path.dirname(os.path.abspath(path)) or "."
-    payload = {key: to_numpy(value) for key, value in arrays.items()}
-    payload[_META_KEY] = numpy.frombuffer(json.dumps(meta).encode("utf-8"), dtype=numpy.uint8)
     handle, temporary = tempfile.mkstemp(prefix=".xpnn-", suffix=".tmp", dir=folder)
     try:
-        with os.fdopen(handle, "wb") as stream:
-            write_npz(stream, payload)
+        os.chmod(temporary, _permissions_for(path))
+        with os.fdopen(handle, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8"})) as stream:
+            write(stream)
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(temporary, path)
@@ -36,6 +35,23 @@ def write_arrays_atomically(path, arrays: dict, meta: dict) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.remove(temporary)
         raise
+
+
+def _permissions_for(path) -> int:
+    try:
+        return os.stat(path).st_mode & 0o777
+    except FileNotFoundError:
+        umask = os.umask(0)  # the only way to read it is to set it: put it straight back
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+def write_arrays_atomically(path, arrays: dict, meta: dict) -> None:
+    """Write host arrays and a JSON-able ``meta`` dict to ``path`` (an .npz archive), through
+    ``write_atomically``."""
+    payload = {key: to_numpy(value) for key, value in arrays.items()}
+    payload[_META_KEY] = numpy.frombuffer(json.dumps(meta).encode("utf-8"), dtype=numpy.uint8)
+    write_atomically(path, lambda stream: write_npz(stream, payload))
 
 
 def write_npz(stream, payload: dict) -> None:
