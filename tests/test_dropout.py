@@ -131,3 +131,9 @@ def test_backward_with_wrongly_shaped_gradient(xp):
     message = r"Dropout.backward: dout has shape \(4, 3\), expected \(4, 2\)"
     with pytest.raises(ValueError, match=message):
         backward(on_backend(np.ones((4, 3))))
+
+
+def test_a_0d_array_counts_as_a_number():
+    assert Dropout(np.array(0.25)).rate == 0.25 and xpnn.Huber(delta=np.float32(2.0)).delta == 2.0
+    with pytest.raises(TypeError, match="Dropout: rate must be a number, got array"):
+        Dropout(np.array([0.25, 0.5]))

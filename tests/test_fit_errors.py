@@ -218,3 +218,22 @@ def test_fit_leaves_the_users_loss_as_it_was(xp):
     assert loss.validate is True and model.loss is loss
     copy = loss.unchecked()
     assert copy is not loss and copy.validate is False and loss.validate is True
+
+
+@pytest.mark.parametrize("argument, value, match", [
+    ("loss", 5, "fit: loss: loss must be a name, a loss class or a loss object, got int"),
+    ("optimizer", 5, "fit: optimizer: optimizer must be a name, an optimizer class or an optimizer object, got int"),
+])
+def test_a_loss_or_optimizer_of_the_wrong_type_is_named(xp, argument, value, match):
+    assert_fit_refused(match, error=TypeError, **{argument: value})
+
+
+def test_callback_arguments_are_checked_when_made():
+    with pytest.raises(ValueError, match="EarlyStopping: start_from_epoch must be an int >= 0, got -1"):
+        xpnn.EarlyStopping(start_from_epoch=-1)
+    with pytest.raises(TypeError, match="EarlyStopping: baseline must be a number, got 'low'"):
+        xpnn.EarlyStopping(baseline="low")
+    with pytest.raises(TypeError, match="EarlyStopping: monitor must be the name of a logged value"):
+        xpnn.EarlyStopping(monitor=3)
+    with pytest.raises(TypeError, match="ModelCheckpoint: monitor must be the name of a logged value"):
+        xpnn.ModelCheckpoint("x.ckpt", monitor="")

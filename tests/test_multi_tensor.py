@@ -133,3 +133,9 @@ def test_foreach_false_keeps_every_update_per_parameter(xp):
     assert opt.multi_tensor_state is None and opt.get_config()["foreach"] is False
     with pytest.raises(ValueError, match=r"Adam: foreach must be None \(automatic\) or False \(never\), got True"):
         Adam(foreach=True)
+
+
+def test_foreach_takes_none_or_false_only():
+    for wrong in (0, 0.0, "no", 1):
+        with pytest.raises(ValueError, match="foreach must be None"):
+            Adam(foreach=wrong)

@@ -234,3 +234,10 @@ def test_optimizers_stepping_in_threads_give_the_numbers_of_a_sequential_run():
     for got, expected in zip(results, sequential):
         for a, b in zip(got, expected):
             np.testing.assert_array_equal(a, b)
+
+
+def test_sign_and_clip_keep_nan_as_the_standard_does(xp):
+    ops = backend.ops_for(xp)
+    x = xpnn.asarray(np.array([np.nan, -2.0, -0.0, 0.0, 3.0, np.inf]))
+    np.testing.assert_array_equal(xpnn.to_numpy(ops.sign(x)), [np.nan, -1.0, 0.0, 0.0, 1.0, 1.0])
+    np.testing.assert_array_equal(xpnn.to_numpy(ops.clip(x, -1.0, 1.0)), [np.nan, -1.0, -0.0, 0.0, 1.0, 1.0])
