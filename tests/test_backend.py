@@ -133,7 +133,6 @@ def test_no_module_imports_a_private_name_of_another():
     import re
 
     root = pathlib.Path(xpnn.__file__).parent.parent
-    pattern = re.compile(r"^\s*from\s+[\w.]+\s+import\s+\(?([^)]*?)\)?$", re.MULTILINE | re.DOTALL)
     offenders = []
     for folder in ("xpnn", "tests", "benchmarks", "examples"):
         for path in (root / folder).rglob("*.py"):

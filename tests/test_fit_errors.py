@@ -233,7 +233,7 @@ def test_callback_arguments_are_checked_when_made():
         xpnn.EarlyStopping(start_from_epoch=-1)
     with pytest.raises(TypeError, match="EarlyStopping: baseline must be a number, got 'low'"):
         xpnn.EarlyStopping(baseline="low")
-    with pytest.raises(TypeError, match="EarlyStopping: monitor must be the name of a logged value"):
+    with pytest.raises(TypeError, match="EarlyStopping: monitor must be a non-empty str naming a logged value"):
         xpnn.EarlyStopping(monitor=3)
-    with pytest.raises(TypeError, match="ModelCheckpoint: monitor must be the name of a logged value"):
+    with pytest.raises(TypeError, match="ModelCheckpoint: monitor must be a non-empty str naming a logged value"):
         xpnn.ModelCheckpoint("x.ckpt", monitor="")

@@ -2,7 +2,6 @@
 generic array-API method it stands in for, the NumPy optimizer kernel makes no temporaries,
 and no hot path calls the array-api-compat functions that make a GPU wait."""
 
-import inspect
 import pathlib
 import re
 import tracemalloc

@@ -5,7 +5,6 @@ import os
 import shutil
 
 import numpy as np
-import pytest
 
 import xpnn
 from xpnn.testing import assert_close

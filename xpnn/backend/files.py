@@ -26,7 +26,7 @@ def write_atomically(path, write, *, binary: bool = True) -> None:
     handle, temporary = tempfile.mkstemp(prefix=".xpnn-", suffix=".tmp", dir=folder)
     try:
         os.chmod(temporary, _permissions_for(path))
-        with os.fdopen(handle, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8"})) as stream:
+        with os.fdopen(handle, "wb" if binary else "w", encoding=None if binary else "utf-8") as stream:
             write(stream)
             stream.flush()
             os.fsync(stream.fileno())

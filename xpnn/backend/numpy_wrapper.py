@@ -20,13 +20,14 @@ class NumPyNamespace:
 
     __name__ = "xpnn.backend.numpy_wrapper"  # backend_name_of recognises it as numpy's
 
+    # the two module-level dunders of the standard; compat's other dunders describe its module
+    _NAMESPACE_DUNDERS = frozenset({"__array_api_version__", "__array_namespace_info__"})
+
     def __init__(self):
         own = set(type(self).__dict__)
         for key, value in vars(compat).items():
-            if not (key.startswith("__") and key.endswith("__")) or key == "__array_api_version__" \
-                    or key == "__array_namespace_info__":
-                if key not in own:
-                    setattr(self, key, value)
+            if key not in own and (not key.startswith("__") or key in self._NAMESPACE_DUNDERS):
+                setattr(self, key, value)
         self.__doc__ = compat.__doc__
         if compat.sum is not numpy.sum:  # NumPy 1.x: compat wraps the reductions itself
             self.sum, self.max, self.min = compat.sum, compat.max, compat.min

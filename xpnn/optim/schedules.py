@@ -14,7 +14,7 @@ import math
 import numbers
 
 from ..utils.registry import Registry
-from ..utils.validation import check_choice, check_index, check_int, check_number
+from ..utils.validation import check_choice, check_index, check_int, check_monitor, check_number
 
 class Schedule:
     """Base class: subclasses implement ``_lr(epoch)`` and ``get_config()``."""
@@ -163,9 +163,7 @@ class ReduceOnPlateau(Schedule):
                  cooldown: int = 0, min_lr: float = 0.0):
         where = "ReduceOnPlateau"
         self.initial_lr = check_number(lr, "lr", where, low=0, low_open=True)
-        if not isinstance(monitor, str) or not monitor:
-            raise TypeError(f"{where}: monitor must be a non-empty str, got {monitor!r}")
-        self.monitor = monitor
+        self.monitor = check_monitor(monitor, where)
         self.factor = check_number(factor, "factor", where, low=0, high=1, low_open=True, high_open=True)
         self.patience = check_int(patience, "patience", where, minimum=0)
         self.min_delta = abs(check_number(min_delta, "min_delta", where))

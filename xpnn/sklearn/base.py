@@ -39,11 +39,11 @@ class BaseMLP(BaseEstimator):
         """Every hyper-parameter, checked before any work; returns the hidden layer sizes.
         Raises ValueError for any bad value or type, as scikit-learn's estimators do."""
         try:
-            return self._checked_hidden_sizes()
+            return self._checked_hyper_parameters()
         except TypeError as error:
             raise ValueError(str(error)) from None
 
-    def _checked_hidden_sizes(self) -> list[int]:
+    def _checked_hyper_parameters(self) -> list[int]:
         where = type(self).__name__
         sizes = self.hidden_layer_sizes
         sizes = [sizes] if isinstance(sizes, numbers.Integral) else sizes

@@ -15,7 +15,7 @@ import warnings
 
 from ..backend import asarray_like, copy_of, to_numpy
 from ..optim import schedules
-from ..utils.validation import check_choice, check_int, check_number, check_optional_number
+from ..utils.validation import check_choice, check_int, check_monitor, check_number, check_optional_number
 from .checkpoint import save_model
 
 
@@ -66,12 +66,6 @@ class History:
         return f"History(epochs={len(self.epoch)}, keys={sorted(self.history)})"
 
 
-def _monitor_name(monitor, where: str) -> str:
-    if not isinstance(monitor, str) or not monitor:
-        raise TypeError(f"{where}: monitor must be the name of a logged value (such as 'val_loss'), got {monitor!r:.80}")
-    return monitor
-
-
 def _better_function(monitor: str, mode: str, where: str):
     check_choice(mode, "mode", where, ("auto", "min", "max"))
     if mode == "auto":
@@ -115,7 +109,7 @@ class EarlyStopping(Callback):
                  restore_best_weights: bool = True, start_from_epoch: int = 0):
         super().__init__()
         where = "EarlyStopping"
-        self.monitor = _monitor_name(monitor, where)
+        self.monitor = check_monitor(monitor, where)
         self.patience = check_int(patience, "patience", where, minimum=0)
         self.min_delta = check_number(min_delta, "min_delta", where, low=0)
         self.mode, self._better = _better_function(monitor, mode, where)
@@ -186,7 +180,7 @@ class ModelCheckpoint(Callback):
                  mode: str = "auto", save_weights_only: bool = False):
         super().__init__()
         self.path = str(path)
-        self.monitor, self.save_best_only = _monitor_name(monitor, "ModelCheckpoint"), bool(save_best_only)
+        self.monitor, self.save_best_only = check_monitor(monitor, "ModelCheckpoint"), bool(save_best_only)
         self.mode, self._better = _better_function(monitor, mode, "ModelCheckpoint")
         self.save_weights_only = bool(save_weights_only)
         self.best = math.inf if self.mode == "min" else -math.inf

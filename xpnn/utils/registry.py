@@ -32,6 +32,7 @@ class Registry:
 
     def __init__(self, kind: str, base: type | None = None, *, is_instance=None):
         self.kind = kind
+        self._a_kind = f"{'an' if kind[0] in 'aeiou' else 'a'} {kind}"  # for messages: "an optimizer"
         self.base = base
         self._is_instance = is_instance or (lambda spec: self.base is not None and isinstance(spec, self.base))
         self._factories: dict[str, object] = {}
@@ -77,9 +78,8 @@ class Registry:
             return found(**arguments)
         if self.base is None:
             raise TypeError(f"{self.kind} must be a name or a function, got {type(spec).__name__}")
-        article = "an" if self.kind[0] in "aeiou" else "a"
-        raise TypeError(f"{self.kind} must be a name, {article} {self.kind} class or {article} {self.kind} "
-                        f"object, got {type(spec).__name__}")
+        raise TypeError(f"{self.kind} must be a name, {self._a_kind} class or {self._a_kind} object, "
+                        f"got {type(spec).__name__}")
 
     def from_config(self, spec):
         """``cls.from_config(spec["config"])`` for the registered class ``spec["class"]``."""
@@ -95,6 +95,5 @@ class Registry:
     def config_of(self, thing) -> dict:
         """``{"class": key, "config": thing.get_config()}``, the JSON form ``from_config`` reads."""
         if self.base is not None and not isinstance(thing, self.base):
-            article = "an" if self.kind[0] in "aeiou" else "a"
-            raise TypeError(f"expected {article} {self.kind}, got {type(thing).__name__}")
+            raise TypeError(f"expected {self._a_kind}, got {type(thing).__name__}")
         return {"class": class_key(type(thing)), "config": thing.get_config()}

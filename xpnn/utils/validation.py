@@ -95,6 +95,14 @@ def check_choice(value, arg: str, where: str, choices) -> str:
     return value
 
 
+def check_monitor(value, where: str) -> str:
+    """The name of a logged value a callback or schedule watches (``'val_loss'``)."""
+    if not isinstance(value, str) or not value:
+        raise TypeError(f"{where}: monitor must be a non-empty str naming a logged value (such as "
+                        f"'val_loss'), got {value!r:.80}")
+    return value
+
+
 def check_seed(value, arg: str, where: str):
     """None or an int >= 0 (a seed for a random stream)."""
     if value is None:
