@@ -13,12 +13,16 @@ import warnings
 
 from ..backend import asarray_like, namespace_of, rng, to_numpy
 from ..nn import losses
+from ..nn.activations import Activation
 from ..nn.layer import layer_config
+from ..nn.layers.sequential import Sequential
 from .. import optim
 from ..utils.validation import check_int, check_number, check_optional_int
-from . import data, metrics as metrics_module
+from . import data, metrics as metrics_module, weights as sample_weights
 from .callbacks import Callback, History, ProgressBar, restore_state, snapshot_state
-from .checkpoint import CHECKPOINT_FORMAT, assign_model_state, model_state, read_file, write_file
+from .checkpoint import (
+    CHECKPOINT_FORMAT, assign_model_state, model_state, read_file, training_config, write_file,
+)
 from .step import train_step
 
 
@@ -58,6 +62,7 @@ class Trainer:
             "shuffle_rng": self.shuffle_rng.bit_generator.state,
             "layer_random": [stream.state_dict() for stream in self._random_streams()],
             "callbacks": [{"class": type(c).__name__, "state": c.state_dict()} for c in self.callbacks],
+            "training": training_config(self.loss, [metric.name for metric in self.metrics]),
         }
 
     def save_checkpoint(self, path) -> None:
@@ -119,7 +124,8 @@ class Trainer:
                 callback.load_state_dict(states.pop(0))
 
     # -- the loop
-    def run(self, X, y, validation) -> History:
+    def run(self, X, y, validation, weights=None) -> History:
+        """Train on checked arrays; ``validation`` is None or (X, y, weights or None)."""
         params = self.model.parameters()
         xp = namespace_of(X=X)
         samples = X.shape[0]
@@ -135,24 +141,29 @@ class Trainer:
             if self.shuffle:
                 order = asarray_like(self.shuffle_rng.permutation(samples), like=X)
                 X_epoch, y_epoch = xp.take(X, order, axis=0), xp.take(y, order, axis=0)
+                w_epoch = None if weights is None else xp.take(weights, order, axis=0)
             else:
-                X_epoch, y_epoch = X, y
+                X_epoch, y_epoch, w_epoch = X, y, weights
             for metric in self.metrics:
                 metric.reset()
-            bounds, values = batch_bounds(samples, step), []
+            bounds, values, batch_weights = batch_bounds(samples, step), [], []
             for batch, (start, stop) in enumerate(bounds):
                 xb, yb = X_epoch[start:stop, ...], y_epoch[start:stop, ...]
-                out, value = train_step(self.model, self.loss, self.optimizer, xb, yb, params)
+                wb = None if w_epoch is None else w_epoch[start:stop]
+                out, value = train_step(self.model, self.loss, self.optimizer, xb, yb, params, wb)
                 values.append(value)
+                if wb is not None:
+                    batch_weights.append(xp.sum(wb))
                 for metric in self.metrics:
                     metric.update(out, yb)
                 for callback in batch_listeners:  # most runs have none: no logs dict to build
                     callback.on_batch_end(batch, {"loss": value, "size": stop - start})
-            logs = {"loss": mean_loss(xp, values, bounds, samples)}  # the one host read of the epoch
+            logs = {"loss": mean_loss(xp, values, bounds, samples, batch_weights)}  # the one host read
             logs.update({metric.name: metric.result() for metric in self.metrics})
             if validation is not None:
-                logs.update({f"val_{k}": v for k, v in evaluate_arrays(self.model, *validation, self.loss,
-                                                                      self.metrics, self.batch_size).items()})
+                X_val, y_val, w_val = validation
+                logs.update({f"val_{k}": v for k, v in evaluate_arrays(
+                    self.model, X_val, y_val, self.loss, self.metrics, self.batch_size, w_val).items()})
             self.history.append(epoch, logs)
             self.completed_epochs = epoch + 1
             self.optimizer.on_epoch_end(epoch, logs)
@@ -171,34 +182,46 @@ def batch_bounds(samples: int, step: int):
     return [(start, min(start + step, samples)) for start in range(0, samples, step)]
 
 
-def mean_loss(xp, values, bounds, samples) -> float:
-    """The sample-weighted mean of per-batch mean losses, read from the device in one transfer.
+def mean_loss(xp, values, bounds, samples, batch_weights=()) -> float:
+    """The mean of per-batch mean losses weighted by batch size, read from the device in one
+    transfer; with ``batch_weights`` (each batch's sum of sample weights) weighted by those.
 
     The sum runs on the host in float64 in batch order: the same numbers a running float64 sum
     on the device gives, without a cast and two scalar operations per batch."""
-    host = to_numpy(xp.astype(xp.stack(values), xp.float64)).tolist()
-    weighted = [value * (stop - start) for value, (start, stop) in zip(host, bounds)]
+    if batch_weights:
+        both = to_numpy(xp.astype(xp.stack([xp.stack(values), xp.stack(batch_weights)]), xp.float64))
+        host, sizes = both[0].tolist(), both[1].tolist()
+        samples = sum(sizes)
+    else:
+        host = to_numpy(xp.astype(xp.stack(values), xp.float64)).tolist()
+        sizes = [stop - start for start, stop in bounds]
+    weighted = [value * size for value, size in zip(host, sizes)]
     total = weighted[0]  # not 0.0 + ...: a loss of -0.0 stays -0.0, as it did on the device
     for value in weighted[1:]:
         total += value
     return total / samples
 
 
-def evaluate_arrays(model, X, y, loss, metric_list, batch_size) -> dict:
-    """Mean loss and metrics over checked, on-backend arrays, in inference mode."""
+def evaluate_arrays(model, X, y, loss, metric_list, batch_size, weights=None) -> dict:
+    """Mean loss (weighted by ``weights`` when given) and metrics over checked, on-backend
+    arrays, in inference mode."""
     xp = namespace_of(X=X)
     samples = X.shape[0]
     step = batch_size or samples
     for metric in metric_list:
         metric.reset()
-    bounds, values = batch_bounds(samples, step), []
+    bounds, values, batch_weights = batch_bounds(samples, step), [], []
     for start, stop in bounds:
         xb, yb = X[start:stop, ...], y[start:stop, ...]
         out = model(xb)
-        values.append(loss(out, yb))
+        if weights is None:
+            values.append(loss(out, yb))
+        else:
+            values.append(loss(out, yb, weights[start:stop]))
+            batch_weights.append(xp.sum(weights[start:stop]))
         for metric in metric_list:
             metric.update(out, yb)
-    results = {"loss": mean_loss(xp, values, bounds, samples)}
+    results = {"loss": mean_loss(xp, values, bounds, samples, batch_weights)}
     results.update({metric.name: metric.result() for metric in metric_list})
     return results
 
@@ -214,11 +237,12 @@ def _shuffle_generator(seed, where: str):
         raise TypeError(f"{where}: seed: {error}") from None
 
 
-def checked_pair(model, X, y, loss, where: str, names=("X", "y")):
-    """X and y on the backend, in the model's dtype, checked against each other, the model
-    (one sample is run through it) and the loss."""
+def checked_pair(model, X, y, loss, where: str, names=("X", "y"), sample_weight=None, class_weight=None):
+    """X, y and the per-sample weights (None without ``sample_weight`` and ``class_weight``)
+    on the backend, in the model's dtype, checked against each other, the model (one sample
+    is run through it) and the loss."""
     dtype = data.model_dtype(model)
-    X = data.features(X, names[0], where, dtype)
+    X = data.features(X, names[0], where, dtype, data.input_width(model))
     probe = data.probe_output(model, X, where)
     outputs = probe.shape[-1] if probe.ndim > 1 else 1
     y = data.targets(y, names[1], where, samples=X.shape[0], loss=loss, outputs=outputs, dtype=probe.dtype)
@@ -226,13 +250,66 @@ def checked_pair(model, X, y, loss, where: str, names=("X", "y")):
         loss.forward(probe, y[:1, ...])
     except (ValueError, TypeError) as error:
         raise ValueError(f"{where}: {names[1]} does not match the model's output for this loss: {error}") from None
-    return X, y
+    weights = sample_weights.checked(sample_weight, class_weight, y, loss, samples=X.shape[0], outputs=outputs,
+                                     dtype=probe.dtype, where=where, arg=names[2] if len(names) > 2 else "sample_weight")
+    return X, y, weights
+
+
+# activations whose outputs are probabilities: what a loss on logits must not be given, and
+# what a loss on probabilities needs (softmax rows for cross-entropy, any of them for BCE)
+_PROBABILITY_OUTPUTS = {"binary": ("sigmoid", "hard_sigmoid", "softmax"), "class_labels": ("softmax",)}
+
+
+def _final_layer(model):
+    while isinstance(model, Sequential) and len(model):
+        model = model[len(model) - 1]
+    return model
+
+
+def check_output_for_loss(model, loss, where: str) -> None:
+    """Refuse a model whose final activation contradicts what ``loss`` takes: a sigmoid or
+    softmax output fed to a loss on logits applies it twice (Keras's idiom
+    ``activation="sigmoid"`` + ``"binary_crossentropy"`` would train on sigmoid(sigmoid(z))
+    and stall), and a linear output fed to a loss on probabilities is clipped into [0, 1]
+    without a word. Models whose last layer is not known to xpnn are not judged."""
+    allowed = _PROBABILITY_OUTPUTS.get(loss.target_kind)
+    if allowed is None or loss.prediction_kind not in ("logits", "probabilities"):
+        return
+    layer = _final_layer(model)
+    if isinstance(layer, Activation):
+        activation, removal = layer, f"the final {layer!r} layer"
+    elif isinstance(getattr(layer, "activation", False), (Activation, type(None))):
+        activation = layer.activation
+        removal = activation is not None and f"activation={activation.function.name!r} from the last layer"
+    else:
+        return
+    name = activation.function.name if activation is not None else "identity"
+    owner = f"the model's last layer, {layer!r},"
+    loss_name = type(loss).__name__
+    if loss.prediction_kind == "logits" and name in ("sigmoid", "hard_sigmoid", "softmax"):
+        raise ValueError(
+            f"{where}: {owner} ends in {name}, but the loss {loss!r} takes logits (raw scores) and "
+            f"applies its own {'sigmoid' if loss.target_kind == 'binary' else 'softmax'}: it would "
+            f"be applied twice, and the loss could not get near 0. Remove {removal} (the stable "
+            f"choice; xpnn.{type(activation).__name__}()(model.predict(X)) then gives "
+            f"probabilities), or pass loss={loss_name}(from_logits=False)"
+        )
+    if loss.prediction_kind == "probabilities" and name not in allowed:
+        raise ValueError(
+            f"{where}: {owner} outputs {'raw values' if name == 'identity' else name + ' values'}, "
+            f"but the loss {loss!r} takes probabilities (from_logits=False) and would clip them "
+            f"into [0, 1]. Use {loss_name}(from_logits=True) on this output (the stable choice), "
+            f"or end the model in {' or '.join(allowed)}"
+        )
 
 
 def fit(model, X, y, *, loss, optimizer=None, epochs: int = 1, batch_size: int | None = 32,
         shuffle: bool = True, validation_split: float = 0.0, validation_data=None,
-        metrics="auto", callbacks=(), seed=None, verbose: int = 1, resume_from=None) -> History:
-    """Train ``model`` (any Layer) on (X, y); see ``Model.fit`` for the arguments."""
+        metrics="auto", callbacks=(), seed=None, verbose: int = 1, resume_from=None,
+        sample_weight=None, class_weight=None, remember=None) -> History:
+    """Train ``model`` (any Layer) on (X, y); see ``Model.fit`` for the arguments.
+    ``remember(loss, optimizer, metric_list, input_shape)`` is called once every check has
+    passed, before the first step (``Model`` keeps them as its training configuration)."""
     where = "fit"
     epochs = check_int(epochs, "epochs", where, minimum=0)
     batch_size = check_optional_int(batch_size, "batch_size", where, minimum=1)
@@ -258,21 +335,31 @@ def fit(model, X, y, *, loss, optimizer=None, epochs: int = 1, batch_size: int |
     except (ValueError, TypeError) as error:
         raise type(error)(f"{where}: optimizer: {error}") from None
 
-    X, y = checked_pair(model, X, y, loss, where)
+    check_output_for_loss(model, loss, where)
+    X, y, weights = checked_pair(model, X, y, loss, where, sample_weight=sample_weight, class_weight=class_weight)
     validation = None
     if validation_data is not None:
-        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-            raise ValueError(f"{where}: validation_data must be a pair (X_val, y_val), got {type(validation_data).__name__}")
-        validation = checked_pair(model, *validation_data, loss, where,
-                                  names=("validation_data[0]", "validation_data[1]"))
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+            raise ValueError(f"{where}: validation_data must be a pair (X_val, y_val) or a triple "
+                             f"(X_val, y_val, sample_weight_val), got {type(validation_data).__name__}"
+                             + (f" of {len(validation_data)}" if isinstance(validation_data, (tuple, list)) else ""))
+        # Keras's rule: validation samples are weighted only by weights given with them
+        validation = checked_pair(model, *validation_data[:2], loss, where,
+                                  names=("validation_data[0]", "validation_data[1]", "validation_data[2]"),
+                                  sample_weight=validation_data[2] if len(validation_data) == 3 else None)
     elif validation_split:
         held_out = int(X.shape[0] * validation_split)
         if held_out == 0 or held_out == X.shape[0]:
             raise ValueError(f"{where}: validation_split={validation_split} of {X.shape[0]} samples leaves "
                              f"{held_out} for validation and {X.shape[0] - held_out} for training; both need at least one")
         # the LAST samples, before any shuffling, as Keras does: the split is the same every run
-        validation = (X[-held_out:, ...], y[-held_out:, ...])
+        validation = (X[-held_out:, ...], y[-held_out:, ...], None if weights is None else weights[-held_out:])
         X, y = X[:-held_out, ...], y[:-held_out, ...]
+        if weights is not None:
+            weights = weights[:-held_out]
+            if not bool(namespace_of(weights=weights).any(weights > 0)):
+                raise ValueError(f"{where}: every training sample left by validation_split={validation_split} "
+                                 "has weight 0 (sample_weight and class_weight)")
 
     step = batch_size or X.shape[0]
     smallest = min(step, X.shape[0] % step or step)
@@ -297,23 +384,26 @@ def fit(model, X, y, *, loss, optimizer=None, epochs: int = 1, batch_size: int |
     if checkpoint is not None:
         trainer.restore(checkpoint, resume_from)
 
+    if remember is not None:
+        remember(loss, optimizer, metric_list, tuple(X.shape[1:]))
     # the targets were checked once above: the steps skip the checks that read values back
     trainer.loss = loss.unchecked()
-    return trainer.run(X, y, validation)
+    return trainer.run(X, y, validation, weights)
 
 
 def predict(model, X, *, batch_size: int | None = None):
     """The model's outputs for X (inference mode) as an array of the active backend."""
     batch_size = check_optional_int(batch_size, "batch_size", "predict", minimum=1)
-    X = data.features(X, "X", "predict", data.model_dtype(model))
+    X = data.features(X, "X", "predict", data.model_dtype(model), data.input_width(model))
     data.probe_output(model, X, "predict")
     step = batch_size or X.shape[0]
     outputs = [model(X[start:stop, ...]) for start, stop in batch_bounds(X.shape[0], step)]
     return outputs[0] if len(outputs) == 1 else namespace_of(X=X).concat(outputs, axis=0)
 
 
-def evaluate(model, X, y, *, loss, metrics="auto", batch_size: int | None = None) -> dict:
-    """Mean loss and metrics on (X, y) in inference mode, as ``{"loss": ..., "accuracy": ...}``."""
+def evaluate(model, X, y, *, loss, metrics="auto", batch_size: int | None = None, sample_weight=None) -> dict:
+    """Mean loss and metrics on (X, y) in inference mode, as ``{"loss": ..., "accuracy": ...}``;
+    with ``sample_weight`` the loss is the weighted mean (metrics are not weighted)."""
     where = "evaluate"
     batch_size = check_optional_int(batch_size, "batch_size", where, minimum=1)
     try:
@@ -321,5 +411,6 @@ def evaluate(model, X, y, *, loss, metrics="auto", batch_size: int | None = None
     except (ValueError, TypeError) as error:
         raise type(error)(f"{where}: loss: {error}") from None
     metric_list = metrics_module.for_loss(metrics, loss, where)
-    X, y = checked_pair(model, X, y, loss, where)
-    return evaluate_arrays(model, X, y, loss, metric_list, batch_size)
+    check_output_for_loss(model, loss, where)
+    X, y, weights = checked_pair(model, X, y, loss, where, sample_weight=sample_weight)
+    return evaluate_arrays(model, X, y, loss, metric_list, batch_size, weights)
