@@ -17,7 +17,9 @@ is ever executed.
 
 from __future__ import annotations
 
-from ..backend import namespace_of, resolve_dtype
+import math
+
+from ..backend import asarray_like, dtype_is, dtype_name, namespace_of, resolve_dtype, to_numpy
 from ..utils.registry import Registry
 from .parameter import Buffer, Parameter
 
@@ -114,6 +116,49 @@ class Layer:
         for parameter in self.parameters():
             parameter.trainable = True
         return self
+
+    def count_params(self) -> int:
+        """The number of scalars in ``parameters()``, trainable or frozen (PyTorch's
+        ``sum(p.numel())``); buffers such as BatchNorm's running statistics are not counted."""
+        return sum(math.prod(p.shape) for p in self.parameters())
+
+    def get_weights(self) -> list:
+        """Host NumPy copies of every parameter and buffer, in ``named_state()`` order (for a
+        layer without buffers that is ``parameters()`` order; BatchNorm's running statistics
+        follow its weights, as in Keras), for ``set_weights`` on this or an equal model."""
+        return [to_numpy(held.value).copy() for _, held in self.named_state()]
+
+    def set_weights(self, weights) -> None:
+        """Replace every parameter and buffer with ``weights`` (arrays of any backend, or
+        nested lists, in ``get_weights()`` order), each cast to its slot's dtype on its
+        backend. All are checked first: a wrong count (ValueError), shape (ValueError naming
+        the entry) or a non-numeric array (TypeError) leaves the layer unchanged."""
+        where = f"{type(self).__name__}.set_weights"
+        named = self.named_state()
+        if not isinstance(weights, (list, tuple)):
+            raise TypeError(f"{where}: weights must be a list of arrays (as get_weights() returns), "
+                            f"got {type(weights).__name__}")
+        if len(weights) != len(named):
+            raise ValueError(f"{where}: got {len(weights)} arrays, but this model holds {len(named)}: "
+                             f"{', '.join(name for name, _ in named) or 'none'}")
+        moved = []
+        for index, ((name, held), given) in enumerate(zip(named, weights)):
+            try:
+                array = asarray_like(given, like=held.value)
+            except (TypeError, ValueError) as error:
+                raise TypeError(f"{where}: weights[{index}] ({name}) is not a numeric array: {error}") from None
+            xp = namespace_of(value=held.value)
+            if not dtype_is(xp, array.dtype, ("real floating", "integral")):
+                raise TypeError(f"{where}: weights[{index}] ({name}) must be numeric, got dtype "
+                                f"{dtype_name(array.dtype)}")
+            if tuple(array.shape) != tuple(held.shape):
+                raise ValueError(f"{where}: weights[{index}] ({name}) has shape {tuple(array.shape)}, "
+                                 f"the model's has {tuple(held.shape)}")
+            moved.append(array if array.dtype == held.value.dtype else xp.astype(array, held.value.dtype))
+        for (_, held), array in zip(named, moved):
+            held.value = array
+            if isinstance(held, Parameter):
+                held.grad = None
 
     def astype(self, dtype) -> "Layer":
         """Cast every parameter and buffer to ``dtype`` in its own backend (e.g. float64 for

@@ -82,6 +82,15 @@ class Optimizer:
             self._lr = check_number(value, "lr", type(self).__name__, low=0, low_open=True)
 
     @property
+    def learning_rate(self):
+        """``lr`` by its Keras name."""
+        return self.lr
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        self.lr = value
+
+    @property
     def current_lr(self) -> float:
         return self._lr(self.epoch) if isinstance(self._lr, Schedule) else self._lr
 
@@ -349,6 +358,16 @@ def get(spec, **hyper) -> Optimizer:
 def optimizer_config(optimizer: Optimizer) -> dict:
     """``{"class": name, "config": {...}}``, the JSON form of an optimizer."""
     return OPTIMIZERS.config_of(optimizer)
+
+
+def lr_argument(lr, learning_rate, default, where: str):
+    """The learning rate a rule was given as ``lr`` (PyTorch's name) or ``learning_rate``
+    (Keras's), ``default`` when neither; TypeError when both."""
+    if lr is not None and learning_rate is not None:
+        raise TypeError(f"{where}: give the learning rate as lr or as learning_rate, not both "
+                        f"(got lr={lr!r:.40} and learning_rate={learning_rate!r:.40})")
+    chosen = lr if lr is not None else learning_rate
+    return default if chosen is None else chosen
 
 
 def optimizer_from_config(spec: dict) -> Optimizer:

@@ -9,7 +9,7 @@ import math
 
 from ..backend import ops_for
 from ..utils.validation import check_bool, check_number
-from .optimizer import OPTIMIZERS, Optimizer
+from .optimizer import OPTIMIZERS, Optimizer, lr_argument
 
 
 class SGD(Optimizer):
@@ -18,10 +18,10 @@ class SGD(Optimizer):
 
     slot_names = ("momentum_buffer",)
 
-    def __init__(self, lr=0.01, momentum=0.0, nesterov=False, *, weight_decay=0.0,
-                 clip_norm=None, clip_value=None, foreach=None):
-        super().__init__(lr, weight_decay=weight_decay, clip_norm=clip_norm, clip_value=clip_value,
-                         foreach=foreach)
+    def __init__(self, lr=None, momentum=0.0, nesterov=False, *, learning_rate=None,
+                 weight_decay=0.0, clip_norm=None, clip_value=None, foreach=None):
+        super().__init__(lr_argument(lr, learning_rate, 0.01, "SGD"), weight_decay=weight_decay,
+                         clip_norm=clip_norm, clip_value=clip_value, foreach=foreach)
         self.momentum = check_number(momentum, "momentum", "SGD", low=0, high=1, high_open=True)
         check_bool(nesterov, "nesterov", "SGD")
         if nesterov and self.momentum == 0:
@@ -51,10 +51,10 @@ class RMSprop(Optimizer):
 
     slot_names = ("square_avg", "momentum_buffer")
 
-    def __init__(self, lr=0.001, rho=0.9, eps=1e-8, momentum=0.0, *, weight_decay=0.0,
-                 clip_norm=None, clip_value=None, foreach=None):
-        super().__init__(lr, weight_decay=weight_decay, clip_norm=clip_norm, clip_value=clip_value,
-                         foreach=foreach)
+    def __init__(self, lr=None, rho=0.9, eps=1e-8, momentum=0.0, *, learning_rate=None,
+                 weight_decay=0.0, clip_norm=None, clip_value=None, foreach=None):
+        super().__init__(lr_argument(lr, learning_rate, 0.001, "RMSprop"), weight_decay=weight_decay,
+                         clip_norm=clip_norm, clip_value=clip_value, foreach=foreach)
         self.rho = check_number(rho, "rho", "RMSprop", low=0, high=1, high_open=True)
         self.eps = check_number(eps, "eps", "RMSprop", low=0, low_open=True)
         self.momentum = check_number(momentum, "momentum", "RMSprop", low=0, high=1, high_open=True)
@@ -88,10 +88,10 @@ class Adam(Optimizer):
 
     slot_names = ("m", "v")
 
-    def __init__(self, lr=0.001, beta_1=0.9, beta_2=0.999, eps=1e-8, *, weight_decay=0.0,
-                 clip_norm=None, clip_value=None, foreach=None):
-        super().__init__(lr, weight_decay=weight_decay, clip_norm=clip_norm, clip_value=clip_value,
-                         foreach=foreach)
+    def __init__(self, lr=None, beta_1=0.9, beta_2=0.999, eps=1e-8, *, learning_rate=None,
+                 weight_decay=0.0, clip_norm=None, clip_value=None, foreach=None):
+        super().__init__(lr_argument(lr, learning_rate, 0.001, "Adam"), weight_decay=weight_decay,
+                         clip_norm=clip_norm, clip_value=clip_value, foreach=foreach)
         where = type(self).__name__
         self.beta_1 = check_number(beta_1, "beta_1", where, low=0, high=1, high_open=True)
         self.beta_2 = check_number(beta_2, "beta_2", where, low=0, high=1, high_open=True)
@@ -136,10 +136,11 @@ class AdamW(Adam):
 
     decoupled_weight_decay = True
 
-    def __init__(self, lr=0.001, beta_1=0.9, beta_2=0.999, eps=1e-8, *, weight_decay=0.01,
-                 clip_norm=None, clip_value=None, foreach=None):
-        super().__init__(lr, beta_1, beta_2, eps, weight_decay=weight_decay,
-                         clip_norm=clip_norm, clip_value=clip_value, foreach=foreach)
+    def __init__(self, lr=None, beta_1=0.9, beta_2=0.999, eps=1e-8, *, learning_rate=None,
+                 weight_decay=0.01, clip_norm=None, clip_value=None, foreach=None):
+        super().__init__(lr_argument(lr, learning_rate, 0.001, "AdamW"), beta_1, beta_2, eps,
+                         weight_decay=weight_decay, clip_norm=clip_norm, clip_value=clip_value,
+                         foreach=foreach)
 
 
 OPTIMIZERS.add(SGD, "sgd")

@@ -11,10 +11,13 @@ Arrays are saved as host NumPy arrays, so a file written on one backend loads on
 from __future__ import annotations
 
 import os
+import warnings
 
+from .. import optim
 from ..backend import (
     asarray_like, is_array, namespace_of, read_arrays, seeded, to_numpy, write_arrays_atomically,
 )
+from ..nn import losses
 from ..nn.layer import layer_config, layer_from_config
 
 MODEL_FORMAT = "xpnn.model"
@@ -115,16 +118,59 @@ def assign_model_state(model, state: dict, path) -> None:
         held.value = moved if moved.dtype == held.value.dtype else xp.astype(moved, held.value.dtype)
 
 
+# ---------------------------------------------------------------- the training configuration
+
+def training_config(loss, metric_names, optimizer=None) -> dict | None:
+    """What a model was trained with, as JSON and arrays: the loss's config, the metrics' names
+    and (for a model file) the optimizer's state, so a loaded model evaluates and trains on
+    without repeating them, as Keras's ``compile`` state survives saving. None, with a
+    warning, for a loss xpnn cannot rebuild (a user's own Loss class)."""
+    try:
+        config = {"loss": losses.LOSSES.config_of(loss), "metrics": list(metric_names)}
+        rebuilt = losses.LOSSES.from_config(config["loss"])
+    except (TypeError, ValueError, NotImplementedError):
+        rebuilt = None
+    if type(rebuilt) is not type(loss) or rebuilt.get_config() != loss.get_config():
+        warnings.warn(f"the loss {loss!r} is not one xpnn can rebuild from a file: the model is saved "
+                      "without its training configuration (give loss= again after loading)",
+                      UserWarning, stacklevel=4)
+        return None
+    if optimizer is not None:
+        config["optimizer"] = optimizer.state_dict()
+    return config
+
+
+def restore_training_config(model, content: dict, path) -> None:
+    """Set ``model.loss``, ``model.metrics`` and ``model.optimizer`` (its state bound to the
+    model's parameters) from a file's training configuration, when it has one."""
+    config = content.get("training")
+    if config is None:
+        return
+    try:
+        loss = losses.LOSSES.from_config(config["loss"])
+        metric_names = [str(name) for name in config["metrics"]]
+        spec = config.get("optimizer", content.get("optimizer"))
+        optimizer = None if spec is None else optim.optimizer_from_state(spec, model.parameters())
+    except (KeyError, TypeError, ValueError) as error:
+        raise ValueError(f"{path}: corrupted training configuration: {error}") from None
+    model.loss, model.metrics, model.optimizer = loss, metric_names, optimizer
+
+
 # ---------------------------------------------------------------- public: models
 
-def save_model(model, path) -> None:
-    """Architecture and weights of ``model`` in one file; ``load_model`` builds it again."""
-    write_file(path, MODEL_FORMAT, {"architecture": layer_config(model), "state": model_state(model)})
+def save_model(model, path, training: dict | None = None) -> None:
+    """Architecture and weights of ``model`` in one file, plus ``training`` (from
+    ``training_config``) when given; ``load_model`` builds it again."""
+    content = {"architecture": layer_config(model), "state": model_state(model)}
+    if training is not None:
+        content["training"] = training
+    write_file(path, MODEL_FORMAT, content)
 
 
 def load_model(path):
     """The model saved in ``path`` (a model file or a training checkpoint), its arrays on the
-    active backend."""
+    active backend; a model saved after training also gets back its ``loss``, ``metrics`` and
+    ``optimizer``."""
     content = read_file(path, (MODEL_FORMAT, CHECKPOINT_FORMAT))
     try:
         with seeded(0):  # building draws initial weights; keep the caller's random stream as it was
@@ -132,6 +178,7 @@ def load_model(path):
     except (KeyError, TypeError, ValueError) as error:
         raise ValueError(f"{path}: cannot rebuild the model from its architecture: {error}") from None
     assign_model_state(model, content.get("state"), path)
+    restore_training_config(model, content, path)
     return model
 
 

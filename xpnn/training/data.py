@@ -17,14 +17,26 @@ def model_dtype(model, fallback="float32"):
     return parameters[0].dtype if parameters else fallback
 
 
-def features(X, arg: str, where: str, dtype):
-    """``X`` as a finite float array of shape (samples, ...) on the active backend."""
+def input_width(model):
+    """The number of features the model's first layer takes, or None where it is not known."""
+    layer = model
+    while not hasattr(layer, "in_features") and getattr(layer, "layers", None):
+        layer = layer.layers[0]
+    width = getattr(layer, "in_features", None)
+    return width if isinstance(width, int) else None
+
+
+def features(X, arg: str, where: str, dtype, width=None):
+    """``X`` as a finite float array of shape (samples, ...) on the active backend; ``width``
+    (the model's input features, when known) makes the advice for a 1-D X the right one."""
     array = _on_backend(X, arg, where)
     xp = namespace_of(**{arg: array})
     if array.ndim < 2:
+        one_sample = array.ndim == 1 and width is not None and width > 1 and array.shape[0] == width
+        advice = (f"it looks like one sample of {width} features: use {arg}.reshape(1, -1)" if one_sample
+                  else f"reshape a single feature with {arg}.reshape(-1, 1)")
         raise ValueError(
-            f"{where}: {arg} must have shape (samples, features), got shape {tuple(array.shape)}; "
-            f"reshape a single feature with {arg}.reshape(-1, 1)"
+            f"{where}: {arg} must have shape (samples, features), got shape {tuple(array.shape)}; {advice}"
         )
     if array.shape[0] == 0:
         raise ValueError(f"{where}: {arg} is empty (shape {tuple(array.shape)}); it needs at least one sample")

@@ -1,4 +1,5 @@
-"""``Model``: a Sequential that can train, predict, evaluate and save itself (the Keras front).
+"""``Model``: a Sequential that can train, predict, evaluate, describe and save itself (the
+Keras front).
 
 The layers below know nothing of training; this class is where the two floors meet. Any other
 Layer trains through the same functions: ``xpnn.training.fit(layer, X, y, ...)``.
@@ -6,68 +7,197 @@ Layer trains through the same functions: ``xpnn.training.fit(layer, X, y, ...)``
 
 from __future__ import annotations
 
+from ..backend import dtype_name, name as backend_name, namespace
+from ..nn import losses
 from ..nn.layers.sequential import Sequential
-from . import checkpoint, loop
+from . import checkpoint, data, loop
 
 
 class Model(Sequential):
-    """``Model(*layers)``: ``Sequential`` plus ``fit``, ``predict``, ``evaluate``, ``save``.
+    """``Model(*layers)`` or ``Model([layers])``: ``Sequential`` plus ``fit``, ``predict``,
+    ``evaluate``, ``summary`` and saving.
 
-    After ``fit``, ``model.history`` is the run's ``History`` and ``model.loss`` the loss
-    used, the default for ``evaluate``.
+    After ``fit`` the model remembers what it was trained with, as Keras's ``compile`` does:
+    ``model.loss`` (a Loss), ``model.optimizer`` (the Optimizer, with its state) and
+    ``model.metrics`` (the metric names), the defaults of later ``fit`` and ``evaluate`` calls;
+    ``model.history`` is the last run's ``History``. ``save`` keeps all three in the file.
     """
 
-    def fit(self, X, y, *, loss, optimizer=None, epochs: int = 1, batch_size: int | None = 32,
+    loss = optimizer = metrics = history = None  # until fit or load sets them
+
+    def fit(self, X, y, *, loss=None, optimizer=None, epochs: int = 1, batch_size: int | None = 32,
             shuffle: bool = True, validation_split: float = 0.0, validation_data=None,
-            metrics="auto", callbacks=(), seed=None, verbose: int = 1, resume_from=None):
+            metrics=None, callbacks=(), seed=None, verbose: int = 1, resume_from=None,
+            sample_weight=None, class_weight=None):
         """Train with mini-batch gradient descent and return the ``History``.
 
-        - ``loss``, ``optimizer``: names ("cross_entropy", "adam") or objects. ``optimizer`` may
-          be left out when ``resume_from`` is given: the checkpoint's is rebuilt.
+        - ``X``: (samples, features) or (samples, ...) for layers that take more axes;
+          ``y``: integer labels (samples,) or probability rows for cross-entropy, 0/1 per output
+          for binary cross-entropy, values of the output's shape for regression losses.
+        - ``loss``, ``optimizer``: names ("cross_entropy", "adam") or objects. Left out, they are
+          the ones this model last trained with (or was loaded with); ``optimizer`` may also be
+          left out when ``resume_from`` is given: the checkpoint's is rebuilt.
         - ``epochs``: the total number of epochs; a resumed run continues up to it.
         - ``batch_size``: samples per step; ``None`` is the whole set (batch gradient descent)
           and 1 is stochastic gradient descent.
         - ``shuffle``: reshuffle the training samples every epoch (seeded by ``seed``).
         - ``validation_split``: the fraction of samples, taken from the END of X/y before
-          shuffling, held out for validation; ``validation_data=(X_val, y_val)`` instead.
+          shuffling, held out for validation; ``validation_data=(X_val, y_val)`` or
+          ``(X_val, y_val, sample_weight_val)`` instead.
         - ``metrics``: names or Metric objects; "auto" is accuracy for classification losses
-          and none for regression.
+          and none for regression; left out, the ones this model last used, else "auto".
         - ``callbacks``: EarlyStopping, ModelCheckpoint, LearningRateScheduler, TerminateOnNaN...
+        - ``seed``: the shuffling order, nothing else. The initial weights and Dropout's masks
+          come from the library stream when the layers are built: for a run that repeats
+          exactly, call ``xpnn.set_seed(s)`` before building the model (or give each layer
+          ``rng=``/``seed=``) and pass ``seed=`` here.
         - ``verbose``: 0 silent, 1 a progress bar, 2 one line per epoch.
         - ``resume_from``: a checkpoint written by ``ModelCheckpoint``; training continues
           exactly where it stopped (weights, optimizer, schedule, epoch, random state, history
           and callback state).
+        - ``sample_weight`` (samples,) and ``class_weight`` ({class: weight}, classes left out
+          weigh 1): the loss becomes the weighted mean sum w_i l_i / sum w_i (PyTorch's
+          ``reduction="none"`` then a weighted mean); both given, they multiply. Metrics stay
+          unweighted; validation samples are weighted only by ``validation_data``'s third item.
+
+        Every argument and array is checked before the first step; a ValueError or TypeError
+        names the one that is wrong. A final sigmoid or softmax fed to a loss on logits (or a
+        linear output fed to one on probabilities) is refused, with the fix.
         """
-        self.loss = loss
+        loss = self.loss if loss is None else loss
+        if loss is None:
+            raise ValueError("fit: loss is required (a name such as 'cross_entropy' or 'mse', or a Loss): "
+                             "this model has not been trained or loaded with one")
+        if optimizer is None and resume_from is None:
+            optimizer = self.optimizer  # the same object: its moments carry on, as in Keras
+        metrics = (self.metrics if self.metrics is not None else "auto") if metrics is None else metrics
         self.history = loop.fit(
             self, X, y, loss=loss, optimizer=optimizer, epochs=epochs, batch_size=batch_size,
             shuffle=shuffle, validation_split=validation_split, validation_data=validation_data,
             metrics=metrics, callbacks=callbacks, seed=seed, verbose=verbose, resume_from=resume_from,
+            sample_weight=sample_weight, class_weight=class_weight, remember=self._remember,
         )
         return self.history
 
+    def _remember(self, loss, optimizer, metric_list, input_shape) -> None:
+        """Called by ``loop.fit`` once its checks pass, before the first step."""
+        self.loss, self.optimizer = loss, optimizer
+        self.metrics = [metric.name for metric in metric_list]
+        self._input_shape = input_shape
+
     def predict(self, X, *, batch_size: int | None = None):
-        """Outputs for X in inference mode, an array of the active backend
-        (``xpnn.to_numpy`` brings it to the host)."""
+        """Outputs for X (samples, features) in inference mode, an array of the active backend
+        (``xpnn.to_numpy`` brings it to the host). One sample is ``X.reshape(1, -1)``."""
         return loop.predict(self, X, batch_size=batch_size)
 
-    def evaluate(self, X, y, *, loss=None, metrics="auto", batch_size: int | None = None) -> dict:
-        """``{"loss": ..., metric: ...}`` on (X, y); ``loss`` defaults to the one ``fit`` used."""
-        loss = loss if loss is not None else getattr(self, "loss", None)
+    def evaluate(self, X, y, *, loss=None, metrics=None, batch_size: int | None = None,
+                 sample_weight=None) -> dict:
+        """``{"loss": ..., metric: ...}`` on (X, y) in inference mode; ``loss`` and ``metrics``
+        default to the ones the model was trained (or loaded) with. With ``sample_weight``
+        (samples,) the loss is the weighted mean; metrics are not weighted."""
+        loss = self.loss if loss is None else loss
         if loss is None:
-            raise ValueError("evaluate: loss is required when the model has not been fit")
-        return loop.evaluate(self, X, y, loss=loss, metrics=metrics, batch_size=batch_size)
+            raise ValueError("evaluate: loss is required when the model has not been trained or "
+                             "loaded with one")
+        metrics = (self.metrics if self.metrics is not None else "auto") if metrics is None else metrics
+        return loop.evaluate(self, X, y, loss=loss, metrics=metrics, batch_size=batch_size,
+                             sample_weight=sample_weight)
 
+    # -- describing itself
+    def summary(self, input_shape=None, *, print_fn=print) -> str:
+        """A table of the layers (output shape, parameters), the trainable and frozen totals,
+        printed with ``print_fn`` (None: not printed) and returned.
+
+        Output shapes come from running one sample of zeros through the layers in inference
+        mode: of ``input_shape`` (the shape of one sample, e.g. ``(4,)``) when given, else of
+        the shape the model was last trained on, else of the first layer's ``in_features``;
+        "?" where none is known. Buffers (BatchNorm's running statistics) are not parameters:
+        they are listed on a line of their own. Raises ValueError for an ``input_shape`` the
+        layers cannot take."""
+        shapes = self._output_shapes(input_shape)
+        rows = [("Layer", "Output shape", "Param #")]
+        for index, layer in enumerate(self.layers):
+            rows.append((f"({index}) {_short(layer)}", shapes[index], f"{layer.count_params():,}"))
+        widths = [max(len(row[column]) for row in rows) for column in range(3)]
+        rule = "-" * (sum(widths) + 4)
+
+        def line(row):
+            return f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:>{widths[2]}}"
+
+        parameters = self.parameters()
+        trainable = sum(_size(p) for p in parameters if p.trainable)
+        total = self.count_params()
+        buffers = sum(_size(held) for _, held in self.named_state()) - total
+        dtypes = sorted({dtype_name(p.dtype) for p in parameters}) or ["none"]
+        lines = [f"{type(self).__name__} ({', '.join(dtypes)}, backend {backend_name()})", rule,
+                 line(rows[0]), rule, *map(line, rows[1:]), rule,
+                 f"Total params: {total:,}", f"Trainable params: {trainable:,}",
+                 f"Frozen params: {total - trainable:,}"]
+        if buffers:
+            lines.append(f"Buffers (not trained, e.g. running statistics): {buffers:,}")
+        text = "\n".join(lines)
+        if print_fn is not None:
+            print_fn(text)
+        return text
+
+    def _output_shapes(self, input_shape) -> list[str]:
+        if input_shape is None:
+            input_shape = getattr(self, "_input_shape", None)
+            if input_shape is None:
+                width = data.input_width(self)
+                input_shape = None if width is None else (width,)
+        elif isinstance(input_shape, int) or not all(isinstance(n, int) and n > 0 for n in input_shape):
+            raise ValueError(f"summary: input_shape must be the shape of one sample, a tuple of positive "
+                             f"ints such as (4,), got {input_shape!r:.60}")
+        if input_shape is None:
+            return ["?"] * len(self.layers)
+        xp = namespace()
+        x = xp.zeros((1, *input_shape), dtype=data.model_dtype(self))
+        shapes = []
+        for index, layer in enumerate(self.layers):
+            try:
+                x = layer(x)
+            except (ValueError, TypeError) as error:
+                raise ValueError(f"summary: layer {index} ({_short(layer)}) cannot take input of shape "
+                                 f"(None, {', '.join(map(str, x.shape[1:]))}): {error}") from None
+            shapes.append("(None, " + ", ".join(map(str, x.shape[1:])) + ")")
+        return shapes
+
+    # -- files
     def save(self, path) -> None:
-        """Architecture (JSON) and weights to ``path``, atomically; ``xpnn.load(path)`` reads it."""
+        """Architecture (JSON), weights and, after training, the loss, metrics and optimizer
+        state to ``path``, atomically; ``xpnn.load(path)`` reads it back."""
+        training = None
+        if self.loss is not None:
+            training = checkpoint.training_config(losses.get(self.loss), self.metrics or [], self.optimizer)
+        checkpoint.save_model(self, path, training)
+
+    def save_weights(self, path) -> None:
+        """Architecture and weights to ``path`` without the training configuration (a model
+        file ``xpnn.load`` and ``load_weights`` read)."""
         checkpoint.save_model(self, path)
 
     def load_weights(self, path) -> "Model":
-        """Weights from a model file or checkpoint with exactly this architecture."""
+        """Weights from a model file or checkpoint with exactly this architecture; on a
+        mismatch a ValueError names the file and the entry, and nothing changes."""
         checkpoint.load_weights(self, path)
         return self
 
 
+def _size(held) -> int:
+    size = 1
+    for n in held.shape:
+        size *= n
+    return size
+
+
+def _short(layer) -> str:
+    text = repr(layer)
+    return text if "\n" not in text else f"{type(layer).__name__}({len(getattr(layer, 'layers', ()))} layers)"
+
+
 def load(path):
-    """The model saved at ``path`` (by ``Model.save`` or a checkpoint), on the active backend."""
+    """The model saved at ``path`` (by ``Model.save`` or a checkpoint), on the active backend,
+    with the loss, metrics and optimizer it was trained with when the file holds them."""
     return checkpoint.load_model(path)
+

@@ -5,8 +5,18 @@ from __future__ import annotations
 from ..layer import Layer, backward_for_parameters, can_skip_input_grad, layer_config, layer_from_config
 
 
+# what a Keras or PyTorch user may call on a Sequential expecting a trainable model
+_TRAINING_METHODS = ("fit", "predict", "evaluate", "save", "compile", "summary", "train_on_batch")
+
+
 class Sequential(Layer):
+    """``Sequential(layer, layer, ...)`` or ``Sequential([layer, layer, ...])`` (Keras's
+    form): the layers applied in order. It has no ``fit``: ``xpnn.Model`` is the Sequential
+    that trains, predicts, evaluates and saves itself."""
+
     def __init__(self, *layers: Layer):
+        if len(layers) == 1 and isinstance(layers[0], (list, tuple)):
+            layers = tuple(layers[0])
         for index, layer in enumerate(layers):
             if not isinstance(layer, Layer):
                 raise TypeError(
@@ -50,6 +60,15 @@ class Sequential(Layer):
     def __iter__(self):
         return iter(self.layers)
 
+    def __getattr__(self, name):
+        # only reached for a missing attribute: name the class that has the training methods
+        if name in _TRAINING_METHODS:
+            raise AttributeError(
+                f"{type(self).__name__} has no {name}(): it only applies its layers in order. "
+                f"Build the network as xpnn.Model(...) (the same arguments) to {name} it"
+            )
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
     def __repr__(self) -> str:
         inner = "".join(f"\n  ({i}): {layer!r}" for i, layer in enumerate(self.layers))
-        return f"Sequential({inner}\n)"
+        return f"{type(self).__name__}({inner}\n)"
