@@ -149,7 +149,7 @@ class Layer:
                 raise TypeError(f"{where}: weights[{index}] ({name}) is not a numeric array: {error}") from None
             xp = namespace_of(value=held.value)
             if not dtype_is(xp, array.dtype, ("real floating", "integral")):
-                raise TypeError(f"{where}: weights[{index}] ({name}) must be numeric, got dtype "
+                raise TypeError(f"{where}: weights[{index}] ({name}) is not a numeric array: it has dtype "
                                 f"{dtype_name(array.dtype)}")
             if tuple(array.shape) != tuple(held.shape):
                 raise ValueError(f"{where}: weights[{index}] ({name}) has shape {tuple(array.shape)}, "
