@@ -5,11 +5,15 @@ A callback sees the running ``Trainer`` as ``self.trainer`` (its model, optimize
 at an epoch before anyone else, checkpoints are written after every other callback has
 updated its state, so a checkpoint resumes exactly. Per-batch ``logs["loss"]`` is a 0-d
 DEVICE array: reading it (``float``) makes a GPU wait, so callbacks do that rarely.
+
+Hooks receive 0-based epoch indices (as ``History.epoch`` and Keras's hooks do); every message
+meant for a person counts epochs from 1 (``Epoch 3/20``), as Keras prints them.
 """
 
 from __future__ import annotations
 
 import math
+import sys
 import time
 import warnings
 
@@ -34,6 +38,11 @@ class Callback:
     def on_epoch_end(self, epoch: int, logs=None): ...
     def on_train_end(self, logs=None): ...
 
+    def end_note(self) -> str | None:
+        """A short clause for the progress output's final line saying what this callback did
+        at the end of training (``"restored the weights of epoch 7 ..."``), or None."""
+        return None
+
     def state_dict(self) -> dict:
         """What a checkpoint must hold for a resumed run to behave as if never stopped."""
         return {}
@@ -44,7 +53,9 @@ class Callback:
 
 class History:
     """Per-epoch logs: ``history.history["loss"]``, ``["val_loss"]``, ``["accuracy"]``...;
-    ``epoch`` lists the epoch indices; ``stop_reason`` says why training ended early."""
+    ``epoch`` lists the epoch indices, 0-based as Keras's ``History.epoch`` (the first epoch is
+    0, printed as ``Epoch 1/n``); ``stop_reason`` says why training ended early (None when it
+    ran all its epochs), counting epochs from 1 as the printed lines do."""
 
     def __init__(self, history=None, epoch=None, stop_reason=None):
         self.history: dict[str, list[float]] = {k: list(v) for k, v in (history or {}).items()}
@@ -122,6 +133,7 @@ class EarlyStopping(Callback):
         self.best = math.inf if self.mode == "min" else -math.inf
         self.best_epoch, self.wait, self.stopped_epoch = None, 0, None
         self.best_weights = None
+        self.restored_epoch = None
 
     def _improves(self, current: float, reference: float) -> bool:
         shift = -self.min_delta if self.mode == "min" else self.min_delta
@@ -146,12 +158,21 @@ class EarlyStopping(Callback):
         if self.wait >= self.patience and epoch > 0:
             self.stopped_epoch = epoch
             self.trainer.stop(f"EarlyStopping: {self.monitor} did not improve for {self.wait} "
-                              f"epochs (best {self.best:.6g} at epoch {self.best_epoch})")
+                              f"epochs (best {self.best:#.4g} at epoch {self.best_epoch + 1})")
 
     def on_train_end(self, logs=None):
         last = self.trainer.history.epoch[-1] if self.trainer.history.epoch else None
         if self.restore_best_weights and self.best_weights is not None and self.best_epoch != last:
             restore_state(self.trainer.model, self.best_weights)
+            self.restored_epoch = self.best_epoch
+
+    def end_note(self):
+        if self.restored_epoch is None:
+            return None
+        if self.stopped_epoch is not None:  # its stop reason already names the best epoch
+            return f"weights of epoch {self.restored_epoch + 1} restored"
+        return (f"EarlyStopping restored the weights of epoch {self.restored_epoch + 1} "
+                f"(best {self.monitor}: {self.best:#.4g})")
 
     def state_dict(self) -> dict:
         return {
@@ -230,11 +251,11 @@ class LearningRateScheduler(Callback):
             lr = self.schedule(epoch)
         else:
             lr = self.schedule(epoch, optimizer.current_lr)
-        lr = check_number(lr, f"the lr its schedule gave at epoch {epoch}", "LearningRateScheduler",
+        lr = check_number(lr, f"the lr its schedule gave for epoch {epoch + 1}", "LearningRateScheduler",
                           low=0, low_open=True)
         optimizer.lr = lr
         if self.verbose:
-            print(f"epoch {epoch + 1}: learning rate {lr:.6g}")
+            print(f"Epoch {epoch + 1}: LearningRateScheduler set the learning rate to {lr:#.4g}", flush=True)
 
     def state_dict(self) -> dict:
         # a function of (epoch, lr) builds on the rate it set last: a resumed run needs it back
@@ -261,37 +282,77 @@ class TerminateOnNaN(Callback):
         if bad:
             restore_state(self.trainer.model, self._snapshot)
             message = (f"TerminateOnNaN: {', '.join(f'{k}={v}' for k, v in bad.items())} in epoch "
-                       f"{epoch}; training stopped and the weights from the start of that epoch restored")
+                       f"{epoch + 1}; training stopped and the weights from the start of that epoch restored")
             warnings.warn(message, RuntimeWarning, stacklevel=2)
             self.trainer.stop(message)
 
 
+def _formatted(value) -> str:
+    """A logged value with 4 significant digits, trailing zeros kept (0.5000, 1.235e-05)."""
+    try:
+        return f"{value:#.4g}"
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds * 1000:.0f}ms" if seconds < 1 else f"{seconds:.1f}s"
+
+
+def _is_terminal(file) -> bool:
+    try:
+        return bool(file.isatty())
+    except (AttributeError, ValueError, OSError):  # no isatty, or a closed file
+        return False
+
+
 class ProgressBar(Callback):
-    """A tqdm progress bar over the whole run (steps, rate, ETA) with the last epoch's logs
-    and, at most once a second, the running batch loss. ``per_epoch_lines=True`` prints one
-    line per epoch instead (``verbose=2``), which reads better in log files."""
+    """What ``fit(verbose=1)`` and ``verbose=2`` print, as in Keras.
+
+    One line per epoch that stays: ``Epoch 3/20 - 41ms - loss: 0.4213 - accuracy: 0.8333 -
+    val_loss: 0.4577 - val_accuracy: 0.8000`` (the wall time of the epoch, validation included;
+    every value with 4 significant digits; training values, then validation values, in the same
+    order every line; epochs 1-based). Then one final line that says why training ended: the
+    stop reason (early stopping, NaN), or that the last epoch was reached, followed by what
+    callbacks did at the end (the epoch whose weights ``EarlyStopping`` restored).
+
+    While an epoch runs, and only when ``file`` is a terminal (``file.isatty()``), a tqdm bar
+    counts its steps and shows the batch loss, read from the device at most once every
+    ``refresh_seconds`` seconds; the epoch's line replaces it. Anywhere else (a log file, a pipe,
+    a captured stream) only the plain lines are written: no ``\\r`` frames.
+    ``per_epoch_lines=True`` (``verbose=2``) never draws the bar.
+
+    ``file``: a text stream; None (the default) means ``sys.stdout`` at the start of training.
+    Raises TypeError for a ``file`` without ``write``, ValueError for a negative
+    ``refresh_seconds``.
+    """
 
     order = 20
 
     def __init__(self, *, per_epoch_lines: bool = False, refresh_seconds: float = 1.0, file=None):
         super().__init__()
-        self.per_epoch_lines, self.refresh_seconds, self.file = per_epoch_lines, refresh_seconds, file
+        if file is not None and not callable(getattr(file, "write", None)):
+            raise TypeError(f"ProgressBar: file must be a text stream with a write method or None, "
+                            f"got {type(file).__name__}")
+        self.per_epoch_lines = bool(per_epoch_lines)
+        self.refresh_seconds = check_number(refresh_seconds, "refresh_seconds", "ProgressBar", low=0)
+        self.file = file
         self._bar = None
+        self._out = None
 
     def on_train_begin(self, logs=None):
-        trainer = self.trainer
-        if self.per_epoch_lines:
-            return
-        from tqdm.auto import tqdm
-
-        remaining = max(trainer.epochs - trainer.initial_epoch, 0)
-        self._bar = tqdm(total=remaining * trainer.steps_per_epoch, unit="step", file=self.file,
-                         dynamic_ncols=True, leave=True)
-        self._last_refresh = time.monotonic()
+        self._out = self.file if self.file is not None else sys.stdout
+        self._draw_bar = not self.per_epoch_lines and _is_terminal(self._out)
+        self._epochs_run = 0
 
     def on_epoch_begin(self, epoch, logs=None):
-        if self._bar is not None:
-            self._bar.set_description(f"epoch {epoch + 1}/{self.trainer.epochs}", refresh=False)
+        self._epoch_start = time.monotonic()
+        if self._draw_bar:
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=self.trainer.steps_per_epoch, desc=self._epoch_label(epoch),
+                             unit="step", file=self._out, leave=False, dynamic_ncols=True)
+            self._last_refresh = self._epoch_start
 
     def on_batch_end(self, batch, logs=None):
         if self._bar is None:
@@ -300,20 +361,43 @@ class ProgressBar(Callback):
         now = time.monotonic()
         if now - self._last_refresh >= self.refresh_seconds and logs and "loss" in logs:
             self._last_refresh = now
-            self._bar.set_postfix(loss=f"{float(logs['loss']):.4g}")
+            self._bar.set_postfix(loss=_formatted(float(logs["loss"])))  # the only host read
 
     def on_epoch_end(self, epoch, logs=None):
-        summary = {key: f"{value:.4g}" for key, value in logs.items()}
-        if self._bar is not None:
-            self._bar.set_postfix(summary)
-        else:
-            text = " - ".join(f"{key}: {value}" for key, value in summary.items())
-            print(f"epoch {epoch + 1}/{self.trainer.epochs} - {text}", file=self.file, flush=True)
+        seconds = time.monotonic() - self._epoch_start
+        self._close_bar()
+        self._epochs_run += 1
+        logs = logs or {}
+        # training values first, each group led by its loss; otherwise the order of the logs
+        keys = sorted(logs, key=lambda k: (k.startswith("val_"), k not in ("loss", "val_loss")))
+        values = "".join(f" - {key}: {_formatted(logs[key])}" for key in keys)
+        self._write(f"{self._epoch_label(epoch)} - {_duration(seconds)}{values}")
 
     def on_train_end(self, logs=None):
+        self._close_bar()
+        self._write(self.final_line())
+
+    def final_line(self) -> str:
+        """Why training ended, and what callbacks did at the end (restored weights)."""
+        trainer, history = self.trainer, self.trainer.history
+        last = history.epoch[-1] + 1 if history.epoch else 0
+        if history.stop_reason:
+            line = f"Stopped early after epoch {last}/{trainer.epochs}: {history.stop_reason}"
+        elif self._epochs_run == 0:
+            line = f"Nothing to train: the run is already at epoch {trainer.completed_epochs}/{trainer.epochs}"
+        else:
+            line = f"Finished: reached the last epoch, {trainer.epochs}/{trainer.epochs}"
+        notes = [note for note in (c.end_note() for c in trainer.callbacks) if note]
+        return "; ".join([line, *notes])
+
+    def _epoch_label(self, epoch: int) -> str:
+        return f"Epoch {epoch + 1}/{self.trainer.epochs}"
+
+    def _close_bar(self):
         if self._bar is not None:
-            self._bar.close()
+            self._bar.close()  # leave=False: the bar's line is cleared
             self._bar = None
-        reason = self.trainer.history.stop_reason
-        if reason:
-            print(reason, file=self.file, flush=True)
+
+    def _write(self, text: str) -> None:
+        self._out.write(text + "\n")
+        self._out.flush()

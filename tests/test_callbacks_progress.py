@@ -1,0 +1,202 @@
+"""What training prints (verbose, ProgressBar), CSVLogger, and schedules given to
+LearningRateScheduler: the text users read, the file they keep, the rates they asked for."""
+
+import io
+import math
+import re
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+import xpnn
+from xpnn import backend
+
+
+class FakeTerminal(io.StringIO):
+    """A stream that says it is a terminal, as sys.stdout does in an interactive shell."""
+
+    def isatty(self):
+        return True
+
+
+def blobs(n=90, seed=0):
+    rng = np.random.default_rng(seed)
+    labels = np.arange(n) % 3
+    centres = np.array([[0.0, 3.0], [3.0, -1.0], [-3.0, -1.0]])
+    return centres[labels] + rng.normal(scale=0.7, size=(n, 2)), labels
+
+
+def random_labels(n=90, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(n, 2)), rng.integers(0, 3, size=n)
+
+
+def classifier(seed=0, hidden=16):
+    with backend.seeded(seed):
+        return xpnn.Model(xpnn.Dense(2, hidden, activation="tanh"), xpnn.Dense(hidden, 3))
+
+
+def host_state(model):
+    return {name: xpnn.to_numpy(held.value).copy() for name, held in model.named_state()}
+
+
+EPOCH_LINE = re.compile(
+    r"Epoch (\d+)/(\d+) - \d+(?:ms|\.\ds) - loss: (\S+) - accuracy: (\S+) - val_loss: (\S+) - val_accuracy: (\S+)")
+
+
+def early_stopped_run(stream, **progress):
+    """Random labels: the model can only memorise, so validation loss soon turns upwards."""
+    X, y = random_labels()
+    stopper = xpnn.EarlyStopping(patience=3)
+    model = classifier(hidden=64)
+    history = model.fit(X, y, loss="cross_entropy", optimizer=xpnn.Adam(lr=0.05), epochs=60,
+                        validation_split=0.3, seed=0,
+                        callbacks=[stopper, xpnn.ProgressBar(file=stream, **progress)])
+    return history, stopper
+
+
+# ---------------------------------------------------------------- A. progress output
+
+def test_a_log_file_gets_one_plain_line_per_epoch_and_why_training_stopped(xp):
+    stream = io.StringIO()
+    history, stopper = early_stopped_run(stream)
+    text = stream.getvalue()
+    assert "\r" not in text and "step/s" not in text  # no bar frames outside a terminal
+    lines = text.splitlines()
+    epochs = len(history.epoch)
+    assert 1 < epochs < 60 and len(lines) == epochs + 1
+    for number, line in enumerate(lines[:-1], start=1):
+        match = EPOCH_LINE.fullmatch(line)
+        assert match, line
+        assert match.group(1, 2) == (str(number), "60")
+        # 4 significant digits, the same fields in the same order on every line
+        for field, key in zip(match.groups()[2:], ("loss", "accuracy", "val_loss", "val_accuracy")):
+            assert re.fullmatch(r"\d\.\d{3}|0\.\d{4}|\d\d\.\d\d", field), field
+            assert math.isclose(float(field), history[key][number - 1], rel_tol=1e-3)
+    best = stopper.best_epoch + 1  # 1-based, as the lines count
+    assert lines[-1] == (f"Stopped early after epoch {epochs}/60: EarlyStopping: val_loss did not improve "
+                         f"for 3 epochs (best {stopper.best:#.4g} at epoch {best}); weights of epoch {best} restored")
+    assert history.stop_reason in lines[-1] and history.epoch[0] == 0  # History.epoch stays 0-based
+
+
+def test_a_terminal_gets_a_bar_per_epoch_that_its_line_replaces(xp):
+    stream = FakeTerminal()
+    history, _ = early_stopped_run(stream, refresh_seconds=0)
+    text = stream.getvalue()
+    assert "\r" in text and "step/s" in text and "loss=" in text  # tqdm's bar, with the batch loss
+    shown = [line.split("\r")[-1] for line in text.split("\n")[:-1]]  # what stays on screen
+    assert len(shown) == len(history.epoch) + 1
+    assert all(EPOCH_LINE.fullmatch(line) for line in shown[:-1]), shown
+    assert shown[-1].startswith(f"Stopped early after epoch {len(history.epoch)}/60: EarlyStopping")
+    for number in range(1, len(history.epoch) + 1):
+        assert f"Epoch {number}/60:" in text  # the bar of that epoch, before its line
+
+
+def test_verbose_2_never_draws_a_bar_even_on_a_terminal(xp):
+    stream = FakeTerminal()
+    X, y = blobs()
+    classifier().fit(X, y, loss="cross_entropy", optimizer="adam", epochs=2, verbose=0,
+                     callbacks=[xpnn.ProgressBar(per_epoch_lines=True, file=stream)])
+    lines = stream.getvalue().split("\n")
+    assert "\r" not in stream.getvalue() and lines[-1] == ""
+    assert [line.split(" - ")[0] for line in lines[:-1]] == ["Epoch 1/2", "Epoch 2/2", "Finished: reached the last epoch, 2/2"]
+
+
+@pytest.mark.parametrize("verbose", [1, 2])
+def test_fit_verbose_prints_to_stdout_plain_when_captured(xp, capsys, verbose):
+    X, y = blobs()
+    classifier().fit(X, y, loss="cross_entropy", optimizer="adam", epochs=3, verbose=verbose, validation_split=0.2)
+    out, err = capsys.readouterr()
+    assert err == "" and "\r" not in out
+    lines = out.splitlines()
+    assert len(lines) == 4 and all(EPOCH_LINE.fullmatch(line) for line in lines[:3])
+    assert lines[-1] == "Finished: reached the last epoch, 3/3"
+
+
+def test_the_final_line_names_weights_restored_when_the_epochs_ran_out(xp):
+    X, y = random_labels()
+    stream = io.StringIO()
+    stopper = xpnn.EarlyStopping(patience=100)
+    classifier(hidden=64).fit(X, y, loss="cross_entropy", optimizer=xpnn.Adam(lr=0.05), epochs=12,
+                              validation_split=0.3, seed=0, callbacks=[stopper, xpnn.ProgressBar(file=stream)])
+    assert stopper.restored_epoch is not None and stopper.restored_epoch < 11
+    assert stream.getvalue().splitlines()[-1] == (
+        f"Finished: reached the last epoch, 12/12; EarlyStopping restored the weights of epoch "
+        f"{stopper.restored_epoch + 1} (best val_loss: {stopper.best:#.4g})")
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered", "ignore:invalid value encountered")
+def test_the_final_line_and_warning_name_the_nan_epoch_counting_from_1(xp):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(64, 3))
+    y = X @ np.array([[1.5], [-2.0], [0.5]]) * 1e3
+    stream = io.StringIO()
+    with pytest.warns(RuntimeWarning, match=r"TerminateOnNaN: loss=(nan|inf) in epoch \d+") as caught:
+        history = xpnn.Model(xpnn.Dense(3, 1)).fit(
+            X, y, loss="mse", optimizer=xpnn.SGD(lr=10.0), epochs=100,
+            callbacks=[xpnn.TerminateOnNaN(), xpnn.ProgressBar(file=stream)])
+    epochs = len(history.epoch)
+    message = next(str(w.message) for w in caught if "TerminateOnNaN" in str(w.message))
+    assert f"in epoch {epochs};" in message  # the epoch whose line shows the NaN
+    last = stream.getvalue().splitlines()[-1]
+    assert last.startswith(f"Stopped early after epoch {epochs}/100: TerminateOnNaN: loss=")
+    assert f"in epoch {epochs};" in last
+
+
+def test_a_resumed_run_that_had_finished_says_there_is_nothing_to_train(xp, tmp_path):
+    X, y = blobs()
+    path = tmp_path / "run.ckpt"
+    classifier().fit(X, y, loss="cross_entropy", optimizer="adam", epochs=2, verbose=0,
+                     callbacks=[xpnn.ModelCheckpoint(path)])
+    stream = io.StringIO()
+    classifier().fit(X, y, loss="cross_entropy", optimizer="adam", epochs=2, resume_from=path,
+                     callbacks=[xpnn.ProgressBar(file=stream)])
+    assert stream.getvalue() == "Nothing to train: the run is already at epoch 2/2\n"
+
+
+class Unreadable:
+    """A stand-in for a device loss: reading it fails the test."""
+
+    def __float__(self):
+        raise AssertionError("the batch loss was read")
+
+
+def started_bar(stream, refresh_seconds):
+    bar = xpnn.ProgressBar(file=stream, refresh_seconds=refresh_seconds)
+    bar.set_trainer(SimpleNamespace(epochs=2, steps_per_epoch=3))
+    bar.on_train_begin()
+    bar.on_epoch_begin(0)
+    return bar
+
+
+def test_the_batch_loss_is_read_only_when_a_bar_refresh_is_due():
+    for stream in (io.StringIO(), FakeTerminal()):  # no bar; a bar not due for a refresh
+        bar = started_bar(stream, refresh_seconds=1e9)
+        for batch in range(3):
+            bar.on_batch_end(batch, {"loss": Unreadable(), "size": 4})
+        bar._close_bar()
+    bar = started_bar(FakeTerminal(), refresh_seconds=0)
+    with pytest.raises(AssertionError, match="the batch loss was read"):
+        bar.on_batch_end(0, {"loss": Unreadable(), "size": 4})
+    bar._close_bar()
+
+
+def test_progress_bar_arguments_are_checked_when_made():
+    with pytest.raises(TypeError, match="ProgressBar: file must be a text stream with a write method or None, got int"):
+        xpnn.ProgressBar(file=3)
+    with pytest.raises(ValueError, match="ProgressBar: refresh_seconds"):
+        xpnn.ProgressBar(refresh_seconds=-1)
+
+
+def test_learning_rate_scheduler_messages_count_epochs_from_1(xp, capsys):
+    X, y = blobs()
+    halve = xpnn.LearningRateScheduler(lambda epoch, lr: 0.1 / 2 ** epoch, verbose=True)
+    classifier().fit(X, y, loss="cross_entropy", optimizer="sgd", epochs=2, verbose=0, callbacks=[halve])
+    assert capsys.readouterr().out.splitlines() == [
+        "Epoch 1: LearningRateScheduler set the learning rate to 0.1000",
+        "Epoch 2: LearningRateScheduler set the learning rate to 0.05000",
+    ]
+    bad = xpnn.LearningRateScheduler(lambda epoch, lr: -1.0 if epoch == 1 else lr)
+    with pytest.raises(ValueError, match="the lr its schedule gave for epoch 2"):
+        classifier().fit(X, y, loss="cross_entropy", optimizer="sgd", epochs=2, verbose=0, callbacks=[bad])
