@@ -1,6 +1,7 @@
 """What training prints (verbose, ProgressBar), CSVLogger, and schedules given to
 LearningRateScheduler: the text users read, the file they keep, the rates they asked for."""
 
+import csv
 import io
 import math
 import re
@@ -200,3 +201,86 @@ def test_learning_rate_scheduler_messages_count_epochs_from_1(xp, capsys):
     bad = xpnn.LearningRateScheduler(lambda epoch, lr: -1.0 if epoch == 1 else lr)
     with pytest.raises(ValueError, match="the lr its schedule gave for epoch 2"):
         classifier().fit(X, y, loss="cross_entropy", optimizer="sgd", epochs=2, verbose=0, callbacks=[bad])
+
+
+# ---------------------------------------------------------------- B. CSVLogger
+
+def read_rows(path, separator=","):
+    with open(path, newline="") as file:
+        return list(csv.reader(file, delimiter=separator))
+
+
+def test_csv_logger_writes_a_header_and_one_row_per_epoch(xp, tmp_path):
+    X, y = blobs()
+    path = tmp_path / "log.csv"
+    history = classifier().fit(X, y, loss="cross_entropy", optimizer="adam", epochs=3, verbose=0,
+                               validation_split=0.2, callbacks=[xpnn.callbacks.CSVLogger(path)])
+    rows = read_rows(path)
+    assert rows[0] == ["epoch", "accuracy", "loss", "val_accuracy", "val_loss"]
+    assert [row[0] for row in rows[1:]] == ["0", "1", "2"]  # 0-based, as Keras's CSVLogger
+    for row, epoch in zip(rows[1:], range(3)):
+        for key, value in zip(rows[0][1:], row[1:]):
+            assert float(value) == history[key][epoch]  # full precision
+    # a second run with append=False starts the file again
+    classifier().fit(X, y, loss="cross_entropy", optimizer="adam", epochs=1, verbose=0,
+                     validation_split=0.2, callbacks=[xpnn.CSVLogger(path)])
+    assert len(read_rows(path)) == 2
+
+
+def test_csv_logger_flushes_every_row(xp, tmp_path):
+    path = tmp_path / "log.csv"
+    seen = []
+
+    class Reader(xpnn.Callback):
+        order = 5  # after the logger, while its file is still open
+
+        def on_epoch_end(self, epoch, logs=None):
+            seen.append(len(read_rows(path)))
+
+    classifier().fit(*blobs(), loss="cross_entropy", optimizer="adam", epochs=3, verbose=0,
+                     callbacks=[xpnn.CSVLogger(path), Reader()])
+    assert seen == [2, 3, 4]
+
+
+def test_csv_logger_append_keeps_rows_and_writes_the_header_once(xp, tmp_path):
+    path = tmp_path / "log.csv"
+    arguments = dict(loss="cross_entropy", optimizer="adam", epochs=2, verbose=0)
+    classifier().fit(*blobs(), **arguments, callbacks=[xpnn.CSVLogger(path, separator=";", append=True)])
+    classifier().fit(*blobs(), **arguments, callbacks=[xpnn.CSVLogger(path, separator=";", append=True)])
+    rows = read_rows(path, ";")
+    assert rows[0] == ["epoch", "accuracy", "loss"] and [row[0] for row in rows[1:]] == ["0", "1", "0", "1"]
+    with pytest.raises(ValueError, match=r"CSVLogger: .*log.csv has the columns \['epoch', 'accuracy', 'loss'\], "
+                                         r"but this run logs \['epoch', 'accuracy', 'loss', 'val_accuracy', 'val_loss'\]"):
+        classifier().fit(*blobs(), **arguments, validation_split=0.2,
+                         callbacks=[xpnn.CSVLogger(path, separator=";", append=True)])
+    assert len(read_rows(path, ";")) == 5  # nothing written under the wrong header
+
+
+def test_csv_logger_continues_a_resumed_run_as_if_it_never_stopped(xp, tmp_path):
+    X, y = blobs()
+    arguments = dict(loss="cross_entropy", optimizer="adam", batch_size=16, validation_split=0.2, seed=4, verbose=0)
+    straight = tmp_path / "straight.csv"
+    classifier().fit(X, y, epochs=5, **arguments, callbacks=[xpnn.CSVLogger(straight)])
+    # killed after epoch 3 had its row but before its checkpoint: the last checkpoint holds 2 epochs
+    log = tmp_path / "log.csv"
+    classifier().fit(X, y, epochs=3, **arguments,
+                     callbacks=[xpnn.CSVLogger(log), xpnn.ModelCheckpoint(str(tmp_path / "ckpt-{epoch}"))])
+    assert len(read_rows(log)) == 4
+    classifier(seed=9).fit(X, y, epochs=5, **arguments, resume_from=tmp_path / "ckpt-2",
+                           callbacks=[xpnn.CSVLogger(log), xpnn.ModelCheckpoint(str(tmp_path / "ckpt-{epoch}"))])
+    assert log.read_text() == straight.read_text()
+    assert [row[0] for row in read_rows(log)] == ["epoch", "0", "1", "2", "3", "4"]
+
+
+def test_csv_logger_checks_its_arguments_when_made(tmp_path):
+    with pytest.raises(IsADirectoryError, match=r"CSVLogger: path .* is a directory; give a file name"):
+        xpnn.CSVLogger(tmp_path)
+    with pytest.raises(FileNotFoundError, match=r"CSVLogger: path .*log.csv.: folder .*missing.* does not exist"):
+        xpnn.CSVLogger(tmp_path / "missing" / "log.csv")
+    with pytest.raises(TypeError, match="CSVLogger: path must be a str or os.PathLike, got int"):
+        xpnn.CSVLogger(3)
+    with pytest.raises(ValueError, match="CSVLogger: separator must be one character .* got ';;'"):
+        xpnn.CSVLogger(tmp_path / "log.csv", separator=";;")
+    with pytest.raises(TypeError, match="CSVLogger: separator must be a one-character str, got int"):
+        xpnn.CSVLogger(tmp_path / "log.csv", separator=0)
+    assert not (tmp_path / "log.csv").exists()  # made, not yet written

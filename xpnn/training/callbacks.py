@@ -1,4 +1,5 @@
-"""Hooks into the fit loop: early stopping, checkpoints, learning-rate changes, NaN guard, progress.
+"""Hooks into the fit loop: early stopping, checkpoints, learning-rate changes, NaN guard,
+progress output, a CSV log.
 
 A callback sees the running ``Trainer`` as ``self.trainer`` (its model, optimizer, history,
 ``stop_training``). Hooks run in ``order`` (lower first, then list order): the NaN guard looks
@@ -12,12 +13,14 @@ meant for a person counts epochs from 1 (``Epoch 3/20``), as Keras prints them.
 
 from __future__ import annotations
 
+import csv
 import math
+import os
 import sys
 import time
 import warnings
 
-from ..backend import asarray_like, copy_of, to_numpy
+from ..backend import asarray_like, copy_of, to_numpy, write_atomically
 from ..optim import schedules
 from ..utils.validation import check_choice, check_int, check_monitor, check_number, check_optional_number
 from .checkpoint import save_model
@@ -265,6 +268,100 @@ class LearningRateScheduler(Callback):
     def load_state_dict(self, state: dict) -> None:
         if state.get("lr") is not None:
             self.trainer.optimizer.lr = float(state["lr"])
+
+
+class CSVLogger(Callback):
+    """Write each epoch's logs to a CSV file, one row per epoch, as Keras's CSVLogger does.
+
+    Columns: ``epoch`` (0-based, as in Keras's CSVLogger and ``History.epoch``: the row of the
+    line printed as ``Epoch 1/n`` has epoch 0), then the log keys in sorted order (``accuracy,
+    loss, val_accuracy, val_loss``); values are written in full precision. The header is written
+    once, when the file is new or empty. The file is flushed after every row, so a run that is
+    killed keeps the rows of the epochs it finished.
+
+    ``append=False`` starts a new file at the start of training; ``append=True`` adds rows to an
+    existing one. A run resumed with ``fit(resume_from=...)`` always appends, whatever
+    ``append`` says: it keeps the rows of the epochs the checkpoint holds (epoch below the
+    checkpoint's) and drops any written after it (by a run killed between this callback's row
+    and the checkpoint, or resumed from an earlier checkpoint), so the file reads as if the run
+    had never stopped. Appending to a file whose header has other columns than this run logs is
+    refused (ValueError) at the first epoch's end, before a row is written.
+
+    ``path``: a file path (str or os.PathLike); ``separator``: one character. Raises TypeError
+    for a path or separator of the wrong type, ValueError for a separator that is not one
+    character, IsADirectoryError when ``path`` is a directory and FileNotFoundError when its
+    folder does not exist, all when the callback is made.
+    """
+
+    def __init__(self, path, *, separator: str = ",", append: bool = False):
+        super().__init__()
+        where = "CSVLogger"
+        if not isinstance(path, (str, os.PathLike)):
+            raise TypeError(f"{where}: path must be a str or os.PathLike, got {type(path).__name__}")
+        path = os.fspath(path)
+        if not isinstance(path, str):
+            raise TypeError(f"{where}: path must name a file as text, got {type(path).__name__}")
+        if os.path.isdir(path):
+            raise IsADirectoryError(f"{where}: path {path!r} is a directory; give a file name")
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):
+            raise FileNotFoundError(f"{where}: path {path!r}: folder {folder!r} does not exist")
+        if not isinstance(separator, str):
+            raise TypeError(f"{where}: separator must be a one-character str, got {type(separator).__name__}")
+        if len(separator) != 1 or separator in '"\r\n':
+            raise ValueError(f"{where}: separator must be one character other than a quote or a "
+                             f"line break, got {separator!r}")
+        self.path, self.separator, self.append = path, separator, bool(append)
+        self._file = self._writer = self._keys = None
+
+    def on_train_begin(self, logs=None):
+        resumed = self.trainer.initial_epoch > 0
+        self._existing_header = None
+        if (self.append or resumed) and os.path.exists(self.path):
+            with open(self.path, newline="", encoding="utf-8") as file:
+                rows = list(csv.reader(file, delimiter=self.separator))
+            if rows:
+                self._existing_header = rows[0]
+                kept = [row for row in rows[1:] if not _row_from_epoch(row, self.trainer.initial_epoch)]
+                if resumed and len(kept) < len(rows) - 1:  # rows of epochs the checkpoint lacks
+                    write_atomically(self.path, lambda stream: csv.writer(
+                        stream, delimiter=self.separator, lineterminator="\n").writerows([rows[0], *kept]),
+                        binary=False)
+        mode = "a" if self.append or resumed else "w"
+        self._file = open(self.path, mode, newline="", encoding="utf-8")
+        self._writer = csv.writer(self._file, delimiter=self.separator, lineterminator="\n")
+        self._keys = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        if self._keys is None:
+            self._keys = sorted(logs)
+            header = ["epoch", *self._keys]
+            if self._existing_header is None:
+                self._writer.writerow(header)
+            elif self._existing_header != header:
+                self._close()
+                raise ValueError(
+                    f"CSVLogger: {self.path} has the columns {self._existing_header}, but this run "
+                    f"logs {header}; give another path, or append=False to start the file again")
+        self._writer.writerow([epoch, *(logs.get(key, "") for key in self._keys)])
+        self._file.flush()
+
+    def on_train_end(self, logs=None):
+        self._close()
+
+    def _close(self):
+        if self._file is not None:
+            self._file.close()
+            self._file = self._writer = None
+
+
+def _row_from_epoch(row: list, first: int) -> bool:
+    """Whether a CSV row belongs to epoch ``first`` or later (rows it cannot read are kept)."""
+    try:
+        return int(row[0]) >= first
+    except (ValueError, IndexError):
+        return False
 
 
 class TerminateOnNaN(Callback):
