@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import xpnn
-from xpnn import backend
+from xpnn import backend, schedules
 
 
 class FakeTerminal(io.StringIO):
@@ -284,3 +284,85 @@ def test_csv_logger_checks_its_arguments_when_made(tmp_path):
     with pytest.raises(TypeError, match="CSVLogger: separator must be a one-character str, got int"):
         xpnn.CSVLogger(tmp_path / "log.csv", separator=0)
     assert not (tmp_path / "log.csv").exists()  # made, not yet written
+
+
+def test_model_checkpoint_checks_its_path_when_made_not_after_an_epoch(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"ModelCheckpoint: path .*run.ckpt.: folder .*missing.* does not exist"):
+        xpnn.ModelCheckpoint(tmp_path / "missing" / "run.ckpt")
+    with pytest.raises(IsADirectoryError, match=r"ModelCheckpoint: path .* is a directory; give a file name"):
+        xpnn.ModelCheckpoint(tmp_path)
+    with pytest.raises(TypeError, match="ModelCheckpoint: path must be a str or os.PathLike, got int"):
+        xpnn.ModelCheckpoint(3)
+    xpnn.ModelCheckpoint(str(tmp_path / "{epoch}" / "run.ckpt"))  # a folder filled in per epoch: not checked
+    xpnn.ModelCheckpoint(str(tmp_path / "run-{epoch:02d}.ckpt"))
+
+
+# ---------------------------------------------------------------- C. schedules in LearningRateScheduler
+
+class RecordRates(xpnn.Callback):
+    """The rate each epoch trains with (read after LearningRateScheduler has set it)."""
+
+    def __init__(self):
+        super().__init__()
+        self.rates = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.rates.append(self.trainer.optimizer.current_lr)
+
+
+def plateau():
+    return schedules.ReduceOnPlateau(0.5, monitor="loss", patience=1, factor=0.5)
+
+
+def test_a_plateau_schedule_in_the_callback_gives_the_rates_it_gives_as_the_optimizers_lr(xp):
+    X, y = random_labels()
+    arguments = dict(loss="cross_entropy", epochs=12, batch_size=8, seed=1, verbose=0)
+    in_optimizer, in_callback = RecordRates(), RecordRates()
+    model_a, model_b = classifier(hidden=32), classifier(hidden=32)
+    model_a.fit(X, y, optimizer=xpnn.SGD(lr=plateau()), callbacks=[in_optimizer], **arguments)
+    model_b.fit(X, y, optimizer=xpnn.SGD(lr=0.5), callbacks=[xpnn.LearningRateScheduler(plateau()), in_callback],
+                **arguments)
+    assert in_callback.rates == in_optimizer.rates
+    assert min(in_optimizer.rates) < 0.5  # the plateau was reached: the rate did change
+    expected = host_state(model_a)
+    assert all(np.array_equal(value, expected[name]) for name, value in host_state(model_b).items())
+
+
+def test_a_plateau_schedule_in_the_callback_survives_a_resume(xp, tmp_path):
+    X, y = random_labels()
+    arguments = dict(loss="cross_entropy", batch_size=8, seed=1, verbose=0)
+    straight = RecordRates()
+    classifier(hidden=32).fit(X, y, optimizer=xpnn.SGD(lr=0.5), epochs=12, **arguments,
+                              callbacks=[xpnn.LearningRateScheduler(plateau()), straight])
+    path = tmp_path / "run.ckpt"
+    first = RecordRates()
+    classifier(hidden=32).fit(X, y, optimizer=xpnn.SGD(lr=0.5), epochs=7, **arguments,
+                              callbacks=[xpnn.LearningRateScheduler(plateau()), first, xpnn.ModelCheckpoint(path)])
+    rest = RecordRates()
+    classifier(seed=5, hidden=32).fit(X, y, optimizer=xpnn.SGD(lr=0.5), epochs=12, resume_from=path, **arguments,
+                                      callbacks=[xpnn.LearningRateScheduler(plateau()), rest])
+    assert first.rates + rest.rates == straight.rates and len(set(straight.rates)) > 2
+
+
+def test_schedules_that_would_do_nothing_are_refused_before_training(xp):
+    X, y = blobs()
+    arguments = dict(loss="cross_entropy", epochs=2, verbose=0)
+    model = classifier()
+    before = host_state(model)
+    on_validation = schedules.ReduceOnPlateau(0.1)  # monitor="val_loss"
+    with pytest.raises(ValueError, match=r"LearningRateScheduler\(ReduceOnPlateau\): monitor='val_loss' "
+                                         r"needs validation data"):
+        model.fit(X, y, optimizer="sgd", callbacks=[xpnn.LearningRateScheduler(on_validation)], **arguments)
+    with pytest.raises(ValueError, match=r"fit: SGD\(lr=ReduceOnPlateau\): monitor='val_loss' needs validation data"):
+        model.fit(X, y, optimizer=xpnn.SGD(lr=on_validation), **arguments)
+    with pytest.raises(ValueError, match=r"LearningRateScheduler: the optimizer's lr is already a schedule "
+                                         r"\(CosineDecay\(.*\)\); this callback would replace it"):
+        model.fit(X, y, optimizer=xpnn.SGD(lr=schedules.CosineDecay(0.1, total_epochs=2)),
+                  callbacks=[xpnn.LearningRateScheduler(schedules.StepDecay(0.1))], **arguments)
+    assert all(np.array_equal(value, before[name]) for name, value in host_state(model).items())
+    with pytest.raises(TypeError, match=r"LearningRateScheduler: schedule must be a Schedule instance .* "
+                                        r"got the class StepDecay"):
+        xpnn.LearningRateScheduler(schedules.StepDecay)
+    # with validation data both are accepted
+    model.fit(X, y, optimizer="sgd", validation_split=0.2, callbacks=[xpnn.LearningRateScheduler(on_validation)],
+              **arguments)

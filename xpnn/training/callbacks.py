@@ -103,6 +103,36 @@ def _require_validation_for(monitor: str, trainer, where: str) -> None:
         )
 
 
+def checked_file_path(path, where: str, *, template: bool = False) -> str:
+    """A path a callback will write to, checked when the callback is made rather than after
+    an epoch of training: a str or os.PathLike (TypeError), not a directory
+    (IsADirectoryError), in a folder that exists (FileNotFoundError). ``template=True``: parts
+    with ``{...}`` fields are filled in later and not checked."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{where}: path must be a str or os.PathLike, got {type(path).__name__}")
+    path = os.fspath(path)
+    if not isinstance(path, str):
+        raise TypeError(f"{where}: path must name a file as text, got {type(path).__name__}")
+    filled_later = template and "{" in path
+    if not filled_later and os.path.isdir(path):
+        raise IsADirectoryError(f"{where}: path {path!r} is a directory; give a file name")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not (template and "{" in folder) and not os.path.isdir(folder):
+        raise FileNotFoundError(f"{where}: path {path!r}: folder {folder!r} does not exist")
+    return path
+
+
+def check_optimizer_schedule(trainer) -> None:
+    """Refuse, before training, a schedule in the optimizer's lr that monitors a validation
+    value (``ReduceOnPlateau(monitor="val_loss")``) in a fit without validation data: it would
+    otherwise fail only after the first epoch."""
+    optimizer = trainer.optimizer
+    schedule = optimizer.lr
+    if isinstance(schedule, schedules.Schedule) and schedule.monitor:
+        _require_validation_for(schedule.monitor, trainer,
+                                f"fit: {type(optimizer).__name__}(lr={type(schedule).__name__})")
+
+
 def snapshot_state(model) -> list:
     """Device copies of every parameter and buffer: cheap to take, never leaves the device."""
     return [copy_of(held.value) for _, held in model.named_state()]
@@ -196,14 +226,16 @@ class ModelCheckpoint(Callback):
     callback state) at the end of each epoch, atomically; ``fit(resume_from=path)`` continues
     from it. ``path`` may use ``{epoch}`` (1-based) and log keys (``{val_loss:.3f}``).
     ``save_best_only`` writes only when ``monitor`` improves; ``save_weights_only`` writes a
-    model file (``xpnn.load``) instead."""
+    model file (``xpnn.load``) instead. The path is checked when the callback is made (the parts
+    without ``{...}`` fields): TypeError for a non-path, IsADirectoryError for a directory,
+    FileNotFoundError for a missing folder."""
 
     order = 10
 
     def __init__(self, path, *, monitor: str = "val_loss", save_best_only: bool = False,
                  mode: str = "auto", save_weights_only: bool = False):
         super().__init__()
-        self.path = str(path)
+        self.path = checked_file_path(path, "ModelCheckpoint", template=True)
         self.monitor, self.save_best_only = check_monitor(monitor, "ModelCheckpoint"), bool(save_best_only)
         self.mode, self._better = _better_function(monitor, mode, "ModelCheckpoint")
         self.save_weights_only = bool(save_weights_only)
@@ -239,14 +271,39 @@ class ModelCheckpoint(Callback):
 
 class LearningRateScheduler(Callback):
     """Set the optimizer's learning rate at the start of each epoch from ``schedule``: a
-    ``Schedule`` (``schedule(epoch)``) or a function ``(epoch, lr) -> new lr`` as in Keras."""
+    ``Schedule`` instance (``schedule(epoch)``, epoch 0-based) or a function
+    ``(epoch, lr) -> new lr`` as in Keras.
+
+    A schedule that reacts to the metrics (``ReduceOnPlateau``) sees each epoch's logs at its
+    end, exactly as it does when given as ``SGD(lr=schedule)``: the same rates epoch for epoch,
+    and its state (best value, wait, current rate) goes into checkpoints. ``verbose=True``
+    prints the rate set at each epoch.
+
+    Raises TypeError for a schedule that is neither (a Schedule class needs its arguments:
+    ``ReduceOnPlateau(0.1)``). At the start of training it refuses (ValueError) what would
+    otherwise do nothing or be undone: an optimizer whose ``lr`` is itself a Schedule (this
+    callback would overwrite it; give the schedule to one of them), or a schedule that
+    monitors ``val_...`` in a fit without validation data.
+    """
 
     def __init__(self, schedule, *, verbose: bool = False):
         super().__init__()
-        if not callable(schedule):
-            raise TypeError(f"LearningRateScheduler: schedule must be a Schedule or a function "
-                            f"(epoch, lr) -> lr, got {type(schedule).__name__}")
-        self.schedule, self.verbose = schedule, verbose
+        if isinstance(schedule, type) or not callable(schedule):
+            what = f"the class {schedule.__name__}" if isinstance(schedule, type) else type(schedule).__name__
+            raise TypeError(f"LearningRateScheduler: schedule must be a Schedule instance (such as "
+                            f"schedules.StepDecay(0.1)) or a function (epoch, lr) -> lr, got {what}")
+        self.schedule, self.verbose = schedule, bool(verbose)
+
+    def on_train_begin(self, logs=None):
+        where = "LearningRateScheduler"
+        held = self.trainer.optimizer.lr
+        if isinstance(held, schedules.Schedule):
+            raise ValueError(
+                f"{where}: the optimizer's lr is already a schedule ({held!r}); this callback would "
+                f"replace it with its own rate at every epoch. Give the schedule to one of them: "
+                f"a number as the optimizer's lr, or no LearningRateScheduler")
+        if isinstance(self.schedule, schedules.Schedule) and self.schedule.monitor:
+            _require_validation_for(self.schedule.monitor, self.trainer, f"{where}({type(self.schedule).__name__})")
 
     def on_epoch_begin(self, epoch, logs=None):
         optimizer = self.trainer.optimizer
@@ -260,14 +317,27 @@ class LearningRateScheduler(Callback):
         if self.verbose:
             print(f"Epoch {epoch + 1}: LearningRateScheduler set the learning rate to {lr:#.4g}", flush=True)
 
+    def on_epoch_end(self, epoch, logs=None):
+        if isinstance(self.schedule, schedules.Schedule):
+            self.schedule.on_epoch_end(epoch, dict(logs or {}))
+
     def state_dict(self) -> dict:
-        # a function of (epoch, lr) builds on the rate it set last: a resumed run needs it back
+        # a function of (epoch, lr) builds on the rate it set last: a resumed run needs it back;
+        # a schedule that learns from the logs (ReduceOnPlateau) needs what it learned
         lr = self.trainer.optimizer.lr if self.trainer is not None else None
-        return {"lr": lr if isinstance(lr, float) else None}
+        state = {"lr": lr if isinstance(lr, float) else None}
+        if isinstance(self.schedule, schedules.Schedule):
+            state["schedule"] = self.schedule.state_dict()
+        return state
 
     def load_state_dict(self, state: dict) -> None:
         if state.get("lr") is not None:
             self.trainer.optimizer.lr = float(state["lr"])
+        if isinstance(self.schedule, schedules.Schedule) and state.get("schedule") is not None:
+            try:
+                self.schedule.load_state_dict(state["schedule"])
+            except ValueError as error:
+                raise ValueError(f"LearningRateScheduler: cannot resume its schedule: {error}") from None
 
 
 class CSVLogger(Callback):
@@ -296,16 +366,7 @@ class CSVLogger(Callback):
     def __init__(self, path, *, separator: str = ",", append: bool = False):
         super().__init__()
         where = "CSVLogger"
-        if not isinstance(path, (str, os.PathLike)):
-            raise TypeError(f"{where}: path must be a str or os.PathLike, got {type(path).__name__}")
-        path = os.fspath(path)
-        if not isinstance(path, str):
-            raise TypeError(f"{where}: path must name a file as text, got {type(path).__name__}")
-        if os.path.isdir(path):
-            raise IsADirectoryError(f"{where}: path {path!r} is a directory; give a file name")
-        folder = os.path.dirname(os.path.abspath(path))
-        if not os.path.isdir(folder):
-            raise FileNotFoundError(f"{where}: path {path!r}: folder {folder!r} does not exist")
+        path = checked_file_path(path, where)
         if not isinstance(separator, str):
             raise TypeError(f"{where}: separator must be a one-character str, got {type(separator).__name__}")
         if len(separator) != 1 or separator in '"\r\n':
