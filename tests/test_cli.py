@@ -70,8 +70,9 @@ def test_the_saved_files_are_readable_as_any_new_file(digits_model):
 def test_default_train_reaches_95_percent_on_digits(capsys):
     code, out, err = run(capsys, "train")
     assert code == 0
-    assert "epoch 1/30 - loss:" in out and "val_accuracy" in out  # per-epoch metrics
-    assert "step" in err  # the tqdm progress bar
+    assert "Epoch 1/30 - " in out and "val_accuracy" in out  # per-epoch metrics
+    assert "\r" not in out + err  # captured output is no terminal: no progress-bar frames
+    assert re.search(r"^(Stopped early after epoch \d+/30|Finished: reached the last epoch, 30/30)", out, re.M)
     accuracy = float(re.search(r"test accuracy: ([0-9.]+)", out).group(1))
     assert accuracy >= 0.95
 
@@ -104,7 +105,7 @@ def test_resume_continues_from_the_checkpoint(tmp_path, capsys):
     assert run(capsys, *common, "--epochs", "2", "--checkpoint", ckpt, "--quiet")[0] == 0
     code, out, _ = run(capsys, *common, "--epochs", "4", "--resume", ckpt)
     assert code == 0
-    assert "epoch 3/4" in out and "epoch 1/4" not in out
+    assert "Epoch 3/4 - " in out and "Epoch 1/4" not in out
 
 
 def test_resume_with_another_batch_size_warns_on_one_line(tmp_path, capsys):

@@ -23,7 +23,7 @@ from .optim import SGD, Adam, AdamW, LBFGS, Optimizer, RMSprop, lbfgs, schedules
 optimizers = optim  # the name users know: xpnn.optimizers.Adam, xpnn.optimizers.get
 from .testing import check_backends, gradcheck
 from .training import (
-    Callback, EarlyStopping, History, LearningRateScheduler, Model, ModelCheckpoint, ProgressBar,
+    Callback, CSVLogger, EarlyStopping, History, LearningRateScheduler, Model, ModelCheckpoint, ProgressBar,
     TerminateOnNaN, callbacks, checkpoint, load, metrics, train_step,
 )
 
@@ -48,7 +48,7 @@ __all__ = [
     "Dropout", "BatchNorm", "LayerNorm", "Residual",
     "Optimizer", "SGD", "RMSprop", "Adam", "AdamW", "LBFGS",
     "Callback", "History", "EarlyStopping", "ModelCheckpoint", "LearningRateScheduler",
-    "TerminateOnNaN", "ProgressBar",
+    "TerminateOnNaN", "ProgressBar", "CSVLogger",
     *LAYER_CLASSES, "PReLU",
     "Loss", "MSE", "MAE", "Huber", "BinaryCrossEntropy", "CrossEntropy",
     "gradcheck", "check_backends",

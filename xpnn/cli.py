@@ -182,7 +182,7 @@ def train(args) -> int:
     widths = [X.shape[1], *args.hidden]
     model = xpnn.Model(*[xpnn.Dense(a, b, activation=args.activation) for a, b in zip(widths, widths[1:])],
                        xpnn.Dense(widths[-1], outputs))
-    callbacks = [EpochLines()] if not args.quiet else []
+    callbacks = []  # verbose=1: a line per epoch (and a bar on a terminal), then why it stopped
     if args.validation_split:
         callbacks.append(xpnn.EarlyStopping("val_loss", patience=args.patience))
     checkpoint = args.checkpoint or args.resume or (args.save + ".ckpt" if args.save else None)
@@ -199,16 +199,6 @@ def train(args) -> int:
         write_json_atomically(args.save + ".json", meta)
         print(f"saved {args.save} (+ {args.save}.json, {checkpoint})")
     return 0
-
-
-class EpochLines(xpnn.Callback):
-    """One line of metrics per epoch above the progress bar (tqdm.write keeps the bar intact)."""
-
-    def on_epoch_end(self, epoch, logs=None):
-        from tqdm import tqdm
-
-        text = " - ".join(f"{key}: {value:.4f}" for key, value in logs.items())
-        tqdm.write(f"epoch {epoch + 1}/{self.trainer.epochs} - {text}", file=sys.stdout)
 
 
 def write_json_atomically(path, content) -> None:

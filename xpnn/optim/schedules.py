@@ -19,6 +19,11 @@ from ..utils.validation import check_choice, check_index, check_int, check_monit
 class Schedule:
     """Base class: subclasses implement ``_lr(epoch)`` and ``get_config()``."""
 
+    #: the logged value (``"val_loss"``) whose history decides the rate, for a schedule that
+    #: reacts to metrics through ``on_epoch_end``; None for one that follows the epoch alone.
+    #: ``fit`` refuses, before training, a ``val_...`` monitor without validation data.
+    monitor: str | None = None
+
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         SCHEDULES.add_class(cls)

@@ -3,7 +3,7 @@ its data checks and batching, callbacks, metrics, checkpoints and model files, a
 
 from . import callbacks, checkpoint, data, metrics
 from .callbacks import (
-    Callback, EarlyStopping, History, LearningRateScheduler, ModelCheckpoint, ProgressBar,
+    Callback, CSVLogger, EarlyStopping, History, LearningRateScheduler, ModelCheckpoint, ProgressBar,
     TerminateOnNaN,
 )
 from .loop import Trainer, evaluate, fit, predict
@@ -11,7 +11,7 @@ from .model import Model, load
 from .step import forward_backward, train_step
 
 __all__ = [
-    "callbacks", "checkpoint", "data", "metrics", "Callback", "EarlyStopping", "History",
+    "callbacks", "checkpoint", "data", "metrics", "Callback", "CSVLogger", "EarlyStopping", "History",
     "LearningRateScheduler", "ModelCheckpoint", "ProgressBar", "TerminateOnNaN", "Trainer",
     "evaluate", "fit", "predict", "Model", "load", "forward_backward", "train_step",
 ]

@@ -1,19 +1,26 @@
-"""Hooks into the fit loop: early stopping, checkpoints, learning-rate changes, NaN guard, progress.
+"""Hooks into the fit loop: early stopping, checkpoints, learning-rate changes, NaN guard,
+progress output, a CSV log.
 
 A callback sees the running ``Trainer`` as ``self.trainer`` (its model, optimizer, history,
 ``stop_training``). Hooks run in ``order`` (lower first, then list order): the NaN guard looks
 at an epoch before anyone else, checkpoints are written after every other callback has
 updated its state, so a checkpoint resumes exactly. Per-batch ``logs["loss"]`` is a 0-d
 DEVICE array: reading it (``float``) makes a GPU wait, so callbacks do that rarely.
+
+Hooks receive 0-based epoch indices (as ``History.epoch`` and Keras's hooks do); every message
+meant for a person counts epochs from 1 (``Epoch 3/20``), as Keras prints them.
 """
 
 from __future__ import annotations
 
+import csv
 import math
+import os
+import sys
 import time
 import warnings
 
-from ..backend import asarray_like, copy_of, to_numpy
+from ..backend import asarray_like, copy_of, to_numpy, write_atomically
 from ..optim import schedules
 from ..utils.validation import check_choice, check_int, check_monitor, check_number, check_optional_number
 from .checkpoint import save_model
@@ -34,6 +41,11 @@ class Callback:
     def on_epoch_end(self, epoch: int, logs=None): ...
     def on_train_end(self, logs=None): ...
 
+    def end_note(self) -> str | None:
+        """A short clause for the progress output's final line saying what this callback did
+        at the end of training (``"restored the weights of epoch 7 ..."``), or None."""
+        return None
+
     def state_dict(self) -> dict:
         """What a checkpoint must hold for a resumed run to behave as if never stopped."""
         return {}
@@ -44,7 +56,9 @@ class Callback:
 
 class History:
     """Per-epoch logs: ``history.history["loss"]``, ``["val_loss"]``, ``["accuracy"]``...;
-    ``epoch`` lists the epoch indices; ``stop_reason`` says why training ended early."""
+    ``epoch`` lists the epoch indices, 0-based as Keras's ``History.epoch`` (the first epoch is
+    0, printed as ``Epoch 1/n``); ``stop_reason`` says why training ended early (None when it
+    ran all its epochs), counting epochs from 1 as the printed lines do."""
 
     def __init__(self, history=None, epoch=None, stop_reason=None):
         self.history: dict[str, list[float]] = {k: list(v) for k, v in (history or {}).items()}
@@ -89,6 +103,36 @@ def _require_validation_for(monitor: str, trainer, where: str) -> None:
         )
 
 
+def checked_file_path(path, where: str, *, template: bool = False) -> str:
+    """A path a callback will write to, checked when the callback is made rather than after
+    an epoch of training: a str or os.PathLike (TypeError), not a directory
+    (IsADirectoryError), in a folder that exists (FileNotFoundError). ``template=True``: parts
+    with ``{...}`` fields are filled in later and not checked."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{where}: path must be a str or os.PathLike, got {type(path).__name__}")
+    path = os.fspath(path)
+    if not isinstance(path, str):
+        raise TypeError(f"{where}: path must name a file as text, got {type(path).__name__}")
+    filled_later = template and "{" in path
+    if not filled_later and os.path.isdir(path):
+        raise IsADirectoryError(f"{where}: path {path!r} is a directory; give a file name")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not (template and "{" in folder) and not os.path.isdir(folder):
+        raise FileNotFoundError(f"{where}: path {path!r}: folder {folder!r} does not exist")
+    return path
+
+
+def check_optimizer_schedule(trainer) -> None:
+    """Refuse, before training, a schedule in the optimizer's lr that monitors a validation
+    value (``ReduceOnPlateau(monitor="val_loss")``) in a fit without validation data: it would
+    otherwise fail only after the first epoch."""
+    optimizer = trainer.optimizer
+    schedule = optimizer.lr
+    if isinstance(schedule, schedules.Schedule) and schedule.monitor:
+        _require_validation_for(schedule.monitor, trainer,
+                                f"fit: {type(optimizer).__name__}(lr={type(schedule).__name__})")
+
+
 def snapshot_state(model) -> list:
     """Device copies of every parameter and buffer: cheap to take, never leaves the device."""
     return [copy_of(held.value) for _, held in model.named_state()]
@@ -122,6 +166,7 @@ class EarlyStopping(Callback):
         self.best = math.inf if self.mode == "min" else -math.inf
         self.best_epoch, self.wait, self.stopped_epoch = None, 0, None
         self.best_weights = None
+        self.restored_epoch = None
 
     def _improves(self, current: float, reference: float) -> bool:
         shift = -self.min_delta if self.mode == "min" else self.min_delta
@@ -146,12 +191,21 @@ class EarlyStopping(Callback):
         if self.wait >= self.patience and epoch > 0:
             self.stopped_epoch = epoch
             self.trainer.stop(f"EarlyStopping: {self.monitor} did not improve for {self.wait} "
-                              f"epochs (best {self.best:.6g} at epoch {self.best_epoch})")
+                              f"epochs (best {self.best:#.4g} at epoch {self.best_epoch + 1})")
 
     def on_train_end(self, logs=None):
         last = self.trainer.history.epoch[-1] if self.trainer.history.epoch else None
         if self.restore_best_weights and self.best_weights is not None and self.best_epoch != last:
             restore_state(self.trainer.model, self.best_weights)
+            self.restored_epoch = self.best_epoch
+
+    def end_note(self):
+        if self.restored_epoch is None:
+            return None
+        if self.stopped_epoch is not None:  # its stop reason already names the best epoch
+            return f"weights of epoch {self.restored_epoch + 1} restored"
+        return (f"EarlyStopping restored the weights of epoch {self.restored_epoch + 1} "
+                f"(best {self.monitor}: {self.best:#.4g})")
 
     def state_dict(self) -> dict:
         return {
@@ -172,14 +226,16 @@ class ModelCheckpoint(Callback):
     callback state) at the end of each epoch, atomically; ``fit(resume_from=path)`` continues
     from it. ``path`` may use ``{epoch}`` (1-based) and log keys (``{val_loss:.3f}``).
     ``save_best_only`` writes only when ``monitor`` improves; ``save_weights_only`` writes a
-    model file (``xpnn.load``) instead."""
+    model file (``xpnn.load``) instead. The path is checked when the callback is made (the parts
+    without ``{...}`` fields): TypeError for a non-path, IsADirectoryError for a directory,
+    FileNotFoundError for a missing folder."""
 
     order = 10
 
     def __init__(self, path, *, monitor: str = "val_loss", save_best_only: bool = False,
                  mode: str = "auto", save_weights_only: bool = False):
         super().__init__()
-        self.path = str(path)
+        self.path = checked_file_path(path, "ModelCheckpoint", template=True)
         self.monitor, self.save_best_only = check_monitor(monitor, "ModelCheckpoint"), bool(save_best_only)
         self.mode, self._better = _better_function(monitor, mode, "ModelCheckpoint")
         self.save_weights_only = bool(save_weights_only)
@@ -215,14 +271,39 @@ class ModelCheckpoint(Callback):
 
 class LearningRateScheduler(Callback):
     """Set the optimizer's learning rate at the start of each epoch from ``schedule``: a
-    ``Schedule`` (``schedule(epoch)``) or a function ``(epoch, lr) -> new lr`` as in Keras."""
+    ``Schedule`` instance (``schedule(epoch)``, epoch 0-based) or a function
+    ``(epoch, lr) -> new lr`` as in Keras.
+
+    A schedule that reacts to the metrics (``ReduceOnPlateau``) sees each epoch's logs at its
+    end, exactly as it does when given as ``SGD(lr=schedule)``: the same rates epoch for epoch,
+    and its state (best value, wait, current rate) goes into checkpoints. ``verbose=True``
+    prints the rate set at each epoch.
+
+    Raises TypeError for a schedule that is neither (a Schedule class needs its arguments:
+    ``ReduceOnPlateau(0.1)``). At the start of training it refuses (ValueError) what would
+    otherwise do nothing or be undone: an optimizer whose ``lr`` is itself a Schedule (this
+    callback would overwrite it; give the schedule to one of them), or a schedule that
+    monitors ``val_...`` in a fit without validation data.
+    """
 
     def __init__(self, schedule, *, verbose: bool = False):
         super().__init__()
-        if not callable(schedule):
-            raise TypeError(f"LearningRateScheduler: schedule must be a Schedule or a function "
-                            f"(epoch, lr) -> lr, got {type(schedule).__name__}")
-        self.schedule, self.verbose = schedule, verbose
+        if isinstance(schedule, type) or not callable(schedule):
+            what = f"the class {schedule.__name__}" if isinstance(schedule, type) else type(schedule).__name__
+            raise TypeError(f"LearningRateScheduler: schedule must be a Schedule instance (such as "
+                            f"schedules.StepDecay(0.1)) or a function (epoch, lr) -> lr, got {what}")
+        self.schedule, self.verbose = schedule, bool(verbose)
+
+    def on_train_begin(self, logs=None):
+        where = "LearningRateScheduler"
+        held = self.trainer.optimizer.lr
+        if isinstance(held, schedules.Schedule):
+            raise ValueError(
+                f"{where}: the optimizer's lr is already a schedule ({held!r}); this callback would "
+                f"replace it with its own rate at every epoch. Give the schedule to one of them: "
+                f"a number as the optimizer's lr, or no LearningRateScheduler")
+        if isinstance(self.schedule, schedules.Schedule) and self.schedule.monitor:
+            _require_validation_for(self.schedule.monitor, self.trainer, f"{where}({type(self.schedule).__name__})")
 
     def on_epoch_begin(self, epoch, logs=None):
         optimizer = self.trainer.optimizer
@@ -230,20 +311,118 @@ class LearningRateScheduler(Callback):
             lr = self.schedule(epoch)
         else:
             lr = self.schedule(epoch, optimizer.current_lr)
-        lr = check_number(lr, f"the lr its schedule gave at epoch {epoch}", "LearningRateScheduler",
+        lr = check_number(lr, f"the lr its schedule gave for epoch {epoch + 1}", "LearningRateScheduler",
                           low=0, low_open=True)
         optimizer.lr = lr
         if self.verbose:
-            print(f"epoch {epoch + 1}: learning rate {lr:.6g}")
+            print(f"Epoch {epoch + 1}: LearningRateScheduler set the learning rate to {lr:#.4g}", flush=True)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if isinstance(self.schedule, schedules.Schedule):
+            self.schedule.on_epoch_end(epoch, dict(logs or {}))
 
     def state_dict(self) -> dict:
-        # a function of (epoch, lr) builds on the rate it set last: a resumed run needs it back
+        # a function of (epoch, lr) builds on the rate it set last: a resumed run needs it back;
+        # a schedule that learns from the logs (ReduceOnPlateau) needs what it learned
         lr = self.trainer.optimizer.lr if self.trainer is not None else None
-        return {"lr": lr if isinstance(lr, float) else None}
+        state = {"lr": lr if isinstance(lr, float) else None}
+        if isinstance(self.schedule, schedules.Schedule):
+            state["schedule"] = self.schedule.state_dict()
+        return state
 
     def load_state_dict(self, state: dict) -> None:
         if state.get("lr") is not None:
             self.trainer.optimizer.lr = float(state["lr"])
+        if isinstance(self.schedule, schedules.Schedule) and state.get("schedule") is not None:
+            try:
+                self.schedule.load_state_dict(state["schedule"])
+            except ValueError as error:
+                raise ValueError(f"LearningRateScheduler: cannot resume its schedule: {error}") from None
+
+
+class CSVLogger(Callback):
+    """Write each epoch's logs to a CSV file, one row per epoch, as Keras's CSVLogger does.
+
+    Columns: ``epoch`` (0-based, as in Keras's CSVLogger and ``History.epoch``: the row of the
+    line printed as ``Epoch 1/n`` has epoch 0), then the log keys in sorted order (``accuracy,
+    loss, val_accuracy, val_loss``); values are written in full precision. The header is written
+    once, when the file is new or empty. The file is flushed after every row, so a run that is
+    killed keeps the rows of the epochs it finished.
+
+    ``append=False`` starts a new file at the start of training; ``append=True`` adds rows to an
+    existing one. A run resumed with ``fit(resume_from=...)`` always appends, whatever
+    ``append`` says: it keeps the rows of the epochs the checkpoint holds (epoch below the
+    checkpoint's) and drops any written after it (by a run killed between this callback's row
+    and the checkpoint, or resumed from an earlier checkpoint), so the file reads as if the run
+    had never stopped. Appending to a file whose header has other columns than this run logs is
+    refused (ValueError) at the first epoch's end, before a row is written.
+
+    ``path``: a file path (str or os.PathLike); ``separator``: one character. Raises TypeError
+    for a path or separator of the wrong type, ValueError for a separator that is not one
+    character, IsADirectoryError when ``path`` is a directory and FileNotFoundError when its
+    folder does not exist, all when the callback is made.
+    """
+
+    def __init__(self, path, *, separator: str = ",", append: bool = False):
+        super().__init__()
+        where = "CSVLogger"
+        path = checked_file_path(path, where)
+        if not isinstance(separator, str):
+            raise TypeError(f"{where}: separator must be a one-character str, got {type(separator).__name__}")
+        if len(separator) != 1 or separator in '"\r\n':
+            raise ValueError(f"{where}: separator must be one character other than a quote or a "
+                             f"line break, got {separator!r}")
+        self.path, self.separator, self.append = path, separator, bool(append)
+        self._file = self._writer = self._keys = None
+
+    def on_train_begin(self, logs=None):
+        resumed = self.trainer.initial_epoch > 0
+        self._existing_header = None
+        if (self.append or resumed) and os.path.exists(self.path):
+            with open(self.path, newline="", encoding="utf-8") as file:
+                rows = list(csv.reader(file, delimiter=self.separator))
+            if rows:
+                self._existing_header = rows[0]
+                kept = [row for row in rows[1:] if not _row_from_epoch(row, self.trainer.initial_epoch)]
+                if resumed and len(kept) < len(rows) - 1:  # rows of epochs the checkpoint lacks
+                    write_atomically(self.path, lambda stream: csv.writer(
+                        stream, delimiter=self.separator, lineterminator="\n").writerows([rows[0], *kept]),
+                        binary=False)
+        mode = "a" if self.append or resumed else "w"
+        self._file = open(self.path, mode, newline="", encoding="utf-8")
+        self._writer = csv.writer(self._file, delimiter=self.separator, lineterminator="\n")
+        self._keys = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        if self._keys is None:
+            self._keys = sorted(logs)
+            header = ["epoch", *self._keys]
+            if self._existing_header is None:
+                self._writer.writerow(header)
+            elif self._existing_header != header:
+                self._close()
+                raise ValueError(
+                    f"CSVLogger: {self.path} has the columns {self._existing_header}, but this run "
+                    f"logs {header}; give another path, or append=False to start the file again")
+        self._writer.writerow([epoch, *(logs.get(key, "") for key in self._keys)])
+        self._file.flush()
+
+    def on_train_end(self, logs=None):
+        self._close()
+
+    def _close(self):
+        if self._file is not None:
+            self._file.close()
+            self._file = self._writer = None
+
+
+def _row_from_epoch(row: list, first: int) -> bool:
+    """Whether a CSV row belongs to epoch ``first`` or later (rows it cannot read are kept)."""
+    try:
+        return int(row[0]) >= first
+    except (ValueError, IndexError):
+        return False
 
 
 class TerminateOnNaN(Callback):
@@ -261,37 +440,77 @@ class TerminateOnNaN(Callback):
         if bad:
             restore_state(self.trainer.model, self._snapshot)
             message = (f"TerminateOnNaN: {', '.join(f'{k}={v}' for k, v in bad.items())} in epoch "
-                       f"{epoch}; training stopped and the weights from the start of that epoch restored")
+                       f"{epoch + 1}; training stopped and the weights from the start of that epoch restored")
             warnings.warn(message, RuntimeWarning, stacklevel=2)
             self.trainer.stop(message)
 
 
+def _formatted(value) -> str:
+    """A logged value with 4 significant digits, trailing zeros kept (0.5000, 1.235e-05)."""
+    try:
+        return f"{value:#.4g}"
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds * 1000:.0f}ms" if seconds < 1 else f"{seconds:.1f}s"
+
+
+def _is_terminal(file) -> bool:
+    try:
+        return bool(file.isatty())
+    except (AttributeError, ValueError, OSError):  # no isatty, or a closed file
+        return False
+
+
 class ProgressBar(Callback):
-    """A tqdm progress bar over the whole run (steps, rate, ETA) with the last epoch's logs
-    and, at most once a second, the running batch loss. ``per_epoch_lines=True`` prints one
-    line per epoch instead (``verbose=2``), which reads better in log files."""
+    """What ``fit(verbose=1)`` and ``verbose=2`` print, as in Keras.
+
+    One line per epoch that stays: ``Epoch 3/20 - 41ms - loss: 0.4213 - accuracy: 0.8333 -
+    val_loss: 0.4577 - val_accuracy: 0.8000`` (the wall time of the epoch, validation included;
+    every value with 4 significant digits; training values, then validation values, in the same
+    order every line; epochs 1-based). Then one final line that says why training ended: the
+    stop reason (early stopping, NaN), or that the last epoch was reached, followed by what
+    callbacks did at the end (the epoch whose weights ``EarlyStopping`` restored).
+
+    While an epoch runs, and only when ``file`` is a terminal (``file.isatty()``), a tqdm bar
+    counts its steps and shows the batch loss, read from the device at most once every
+    ``refresh_seconds`` seconds; the epoch's line replaces it. Anywhere else (a log file, a pipe,
+    a captured stream) only the plain lines are written: no ``\\r`` frames.
+    ``per_epoch_lines=True`` (``verbose=2``) never draws the bar.
+
+    ``file``: a text stream; None (the default) means ``sys.stdout`` at the start of training.
+    Raises TypeError for a ``file`` without ``write``, ValueError for a negative
+    ``refresh_seconds``.
+    """
 
     order = 20
 
     def __init__(self, *, per_epoch_lines: bool = False, refresh_seconds: float = 1.0, file=None):
         super().__init__()
-        self.per_epoch_lines, self.refresh_seconds, self.file = per_epoch_lines, refresh_seconds, file
+        if file is not None and not callable(getattr(file, "write", None)):
+            raise TypeError(f"ProgressBar: file must be a text stream with a write method or None, "
+                            f"got {type(file).__name__}")
+        self.per_epoch_lines = bool(per_epoch_lines)
+        self.refresh_seconds = check_number(refresh_seconds, "refresh_seconds", "ProgressBar", low=0)
+        self.file = file
         self._bar = None
+        self._out = None
 
     def on_train_begin(self, logs=None):
-        trainer = self.trainer
-        if self.per_epoch_lines:
-            return
-        from tqdm.auto import tqdm
-
-        remaining = max(trainer.epochs - trainer.initial_epoch, 0)
-        self._bar = tqdm(total=remaining * trainer.steps_per_epoch, unit="step", file=self.file,
-                         dynamic_ncols=True, leave=True)
-        self._last_refresh = time.monotonic()
+        self._out = self.file if self.file is not None else sys.stdout
+        self._draw_bar = not self.per_epoch_lines and _is_terminal(self._out)
+        self._epochs_run = 0
 
     def on_epoch_begin(self, epoch, logs=None):
-        if self._bar is not None:
-            self._bar.set_description(f"epoch {epoch + 1}/{self.trainer.epochs}", refresh=False)
+        self._epoch_start = time.monotonic()
+        if self._draw_bar:
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=self.trainer.steps_per_epoch, desc=self._epoch_label(epoch),
+                             unit="step", file=self._out, leave=False, dynamic_ncols=True)
+            self._last_refresh = self._epoch_start
 
     def on_batch_end(self, batch, logs=None):
         if self._bar is None:
@@ -300,20 +519,43 @@ class ProgressBar(Callback):
         now = time.monotonic()
         if now - self._last_refresh >= self.refresh_seconds and logs and "loss" in logs:
             self._last_refresh = now
-            self._bar.set_postfix(loss=f"{float(logs['loss']):.4g}")
+            self._bar.set_postfix(loss=_formatted(float(logs["loss"])))  # the only host read
 
     def on_epoch_end(self, epoch, logs=None):
-        summary = {key: f"{value:.4g}" for key, value in logs.items()}
-        if self._bar is not None:
-            self._bar.set_postfix(summary)
-        else:
-            text = " - ".join(f"{key}: {value}" for key, value in summary.items())
-            print(f"epoch {epoch + 1}/{self.trainer.epochs} - {text}", file=self.file, flush=True)
+        seconds = time.monotonic() - self._epoch_start
+        self._close_bar()
+        self._epochs_run += 1
+        logs = logs or {}
+        # training values first, each group led by its loss; otherwise the order of the logs
+        keys = sorted(logs, key=lambda k: (k.startswith("val_"), k not in ("loss", "val_loss")))
+        values = "".join(f" - {key}: {_formatted(logs[key])}" for key in keys)
+        self._write(f"{self._epoch_label(epoch)} - {_duration(seconds)}{values}")
 
     def on_train_end(self, logs=None):
+        self._close_bar()
+        self._write(self.final_line())
+
+    def final_line(self) -> str:
+        """Why training ended, and what callbacks did at the end (restored weights)."""
+        trainer, history = self.trainer, self.trainer.history
+        last = history.epoch[-1] + 1 if history.epoch else 0
+        if history.stop_reason:
+            line = f"Stopped early after epoch {last}/{trainer.epochs}: {history.stop_reason}"
+        elif self._epochs_run == 0:
+            line = f"Nothing to train: the run is already at epoch {trainer.completed_epochs}/{trainer.epochs}"
+        else:
+            line = f"Finished: reached the last epoch, {trainer.epochs}/{trainer.epochs}"
+        notes = [note for note in (c.end_note() for c in trainer.callbacks) if note]
+        return "; ".join([line, *notes])
+
+    def _epoch_label(self, epoch: int) -> str:
+        return f"Epoch {epoch + 1}/{self.trainer.epochs}"
+
+    def _close_bar(self):
         if self._bar is not None:
-            self._bar.close()
+            self._bar.close()  # leave=False: the bar's line is cleared
             self._bar = None
-        reason = self.trainer.history.stop_reason
-        if reason:
-            print(reason, file=self.file, flush=True)
+
+    def _write(self, text: str) -> None:
+        self._out.write(text + "\n")
+        self._out.flush()

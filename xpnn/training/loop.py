@@ -19,7 +19,7 @@ from ..nn.layers.sequential import Sequential
 from .. import optim
 from ..utils.validation import check_int, check_number, check_optional_int
 from . import data, metrics as metrics_module, weights as sample_weights
-from .callbacks import Callback, History, ProgressBar, restore_state, snapshot_state
+from .callbacks import Callback, History, ProgressBar, check_optimizer_schedule, restore_state, snapshot_state
 from .checkpoint import (
     CHECKPOINT_FORMAT, assign_model_state, model_state, read_file, training_config, write_file,
 )
@@ -381,6 +381,7 @@ def fit(model, X, y, *, loss, optimizer=None, epochs: int = 1, batch_size: int |
                       steps_per_epoch=-(-X.shape[0] // step), verbose=verbose)
     for callback in callbacks:
         callback.set_trainer(trainer)
+    check_optimizer_schedule(trainer)
     if checkpoint is not None:
         trainer.restore(checkpoint, resume_from)
 
