@@ -315,7 +315,7 @@ def fit(model, X, y, *, loss, optimizer=None, epochs: int = 1, batch_size: int |
     batch_size = check_optional_int(batch_size, "batch_size", where, minimum=1)
     validation_split = check_number(validation_split, "validation_split", where, low=0, high=1, high_open=True)
     if verbose not in (0, 1, 2):
-        raise ValueError(f"{where}: verbose must be 0 (silent), 1 (progress bar) or 2 (a line per epoch), got {verbose!r}")
+        raise ValueError(f"{where}: verbose must be 0 (silent), 1 (a line per epoch, with a bar on a terminal) or 2 (a line per epoch), got {verbose!r}")
     callbacks = list(callbacks or ())
     for index, callback in enumerate(callbacks):
         if not isinstance(callback, Callback):

@@ -51,7 +51,9 @@ class Model(Sequential):
           come from the library stream when the layers are built: for a run that repeats
           exactly, call ``xpnn.set_seed(s)`` before building the model (or give each layer
           ``rng=``/``seed=``) and pass ``seed=`` here.
-        - ``verbose``: 0 silent, 1 a progress bar, 2 one line per epoch.
+        - ``verbose``: 0 silent; 1 a line per epoch (loss, metrics, validation metrics) with a
+          bar for the running epoch on a terminal, and a last line saying why training ended;
+          2 the same lines without the bar.
         - ``resume_from``: a checkpoint written by ``ModelCheckpoint``; training continues
           exactly where it stopped (weights, optimizer, schedule, epoch, random state, history
           and callback state).
