@@ -293,7 +293,8 @@ def test_a_checkpoint_missing_entries_is_called_corrupted(xp, tmp_path):
     model = rich_model()
     path = tmp_path / "partial"
     write_file(path, CHECKPOINT_FORMAT, {"state": model_state(model)})
-    with pytest.raises(ValueError, match=rf"{path}: corrupted checkpoint: it lacks 'layer_random'"):
+    with pytest.raises(ValueError, match=rf"{path}: corrupted checkpoint: it lacks 'epoch', 'optimizer', "
+                                         "'history', 'shuffle_rng', 'layer_random', 'callbacks'"):
         model.fit(X, y, optimizer="adam", resume_from=path, **fit_arguments())
 
 
@@ -308,7 +309,7 @@ def test_a_checkpoint_with_a_bad_random_stream_names_the_file_and_changes_no_wei
     write_file(path, CHECKPOINT_FORMAT, content)
     model = rich_model()
     before = host_state(model)
-    with pytest.raises(ValueError, match=rf"{path}: corrupted checkpoint: layer_random: .*counter must be an int >= 0"):
+    with pytest.raises(ValueError, match=rf"{path}: corrupted checkpoint: layer_random\[0\]: .*counter must be an int >= 0"):
         model.fit(X, y, optimizer="adam", resume_from=path, **fit_arguments(epochs=2))
     assert all(np.array_equal(v, before[k]) for k, v in host_state(model).items())
 
@@ -346,3 +347,115 @@ def test_saved_files_get_the_permissions_of_a_plain_write(xp, tmp_path):
         assert os.stat(tmp_path / "run.ckpt").st_mode & 0o777 == 0o644
     finally:
         os.umask(previous)
+
+
+# ---------------------------------------------------------------- issue 18: resume is all or nothing
+
+def _checkpoint_with(tmp_path, change, callbacks=()):
+    """A checkpoint of a 1-epoch run with EarlyStopping, edited by ``change(content)``."""
+    from xpnn.training.checkpoint import CHECKPOINT_FORMAT, read_file, write_file
+
+    X, y = blobs()
+    path = tmp_path / "run.ckpt"
+    rich_model().fit(X, y, optimizer="adam", callbacks=[xpnn.EarlyStopping(patience=5), xpnn.ModelCheckpoint(path),
+                                                        *callbacks],
+                     **fit_arguments(epochs=1))
+    content = read_file(path, (CHECKPOINT_FORMAT,))
+    change(content)
+    write_file(path, CHECKPOINT_FORMAT, content)
+    return X, y, path
+
+
+def _early_stopping_state(content):
+    return next(entry["state"] for entry in content["callbacks"] if entry["class"] == "EarlyStopping")
+
+
+def _set_best_weights(content, arrays):
+    _early_stopping_state(content)["best_weights"] = arrays
+
+
+BAD_CHECKPOINTS = {
+    # the issue's case: accepted, and fit returned with every parameter of shape (2,)
+    "best weights of the wrong shape": (
+        lambda c: _set_best_weights(c, [np.zeros(2)] * len(c["state"]["names"])),
+        r"callbacks: EarlyStopping: best_weights for 'layers.0.weight': expected shape \(2, 8\), got \(2,\)"),
+    "best weights missing one array": (
+        lambda c: _set_best_weights(c, _early_stopping_state(c)["best_weights"][:-1]),
+        "callbacks: EarlyStopping: best_weights must be a list of"),
+    "a negative epoch": (lambda c: c.update(epoch=-5), r"corrupted checkpoint: epoch: must be an int >= 0, got -5"),
+    "a text epoch": (lambda c: c.update(epoch="3"), "corrupted checkpoint: epoch: must be an int >= 0"),
+    "bad callback state": (lambda c: _early_stopping_state(c).update(wait="x"),
+                           "callbacks: EarlyStopping: 'wait' must be an int >= 0"),
+    "callback state lacking keys": (lambda c: _early_stopping_state(c).pop("best"),
+                                    "callbacks: EarlyStopping: the state lacks 'best'"),
+    "callbacks not a list": (lambda c: c.update(callbacks={"a": 1}), "corrupted checkpoint: callbacks: must be a list"),
+    "a history of text": (lambda c: c["history"]["history"].update(loss=["high"]),
+                          "corrupted checkpoint: history: loss: must be a list of numbers"),
+    "a bad shuffle state": (lambda c: c.update(shuffle_rng={"bit_generator": "nope"}), "corrupted checkpoint: shuffle_rng"),
+    "complex weights": (lambda c: c["state"]["arrays"].__setitem__(0, c["state"]["arrays"][0] + 0j),
+                        r"'layers.0.weight' has dtype complex64; model arrays hold real numbers"),
+    "bool weights": (lambda c: c["state"]["arrays"].__setitem__(0, c["state"]["arrays"][0] > 0),
+                     "'layers.0.weight' has dtype bool"),
+    "fewer arrays than names": (lambda c: c["state"]["arrays"].pop(), "state names 13 arrays but holds 12"),
+    "an optimizer slot of the wrong shape": (
+        lambda c: c["optimizer"]["slots"][0].update(exp_avg=np.zeros(3)), "cannot resume with this optimizer"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_CHECKPOINTS))
+def test_a_bad_checkpoint_changes_nothing_and_names_the_entry(xp, tmp_path, case):
+    change, message = BAD_CHECKPOINTS[case]
+    X, y, path = _checkpoint_with(tmp_path, change)
+    model = rich_model(seed=1)
+    trained = xpnn.Adam(lr=0.01)
+    model.fit(X, y, optimizer=trained, **fit_arguments(epochs=1))  # an optimizer with state to keep
+    before, optimizer_before = host_state(model), trained.state_dict()
+    early_stopping = xpnn.EarlyStopping(patience=5)
+    with pytest.raises(ValueError, match=rf"{path}: .*{message}"):
+        model.fit(X, y, optimizer=trained, resume_from=path, callbacks=[early_stopping, xpnn.ModelCheckpoint(path)],
+                  **fit_arguments(epochs=3))
+    assert all(np.array_equal(v, before[k]) for k, v in host_state(model).items())
+    after = trained.state_dict()
+    assert after["iterations"] == optimizer_before["iterations"] and after["epoch"] == optimizer_before["epoch"]
+    for slots_after, slots_before in zip(after["slots"], optimizer_before["slots"]):
+        assert all(np.array_equal(slots_after[k], slots_before[k]) for k in slots_before)
+    assert early_stopping.best_weights is None and early_stopping.wait == 0
+
+
+def test_a_failure_before_the_first_resumed_step_puts_everything_back(xp, tmp_path):
+    """The checkpoint is fine, but a callback fails in on_train_begin, after the weights were
+    loaded: the model, the optimizer and the random streams are as they were."""
+    class Refuses(xpnn.Callback):
+        def on_train_begin(self, logs=None):
+            raise RuntimeError("not today")
+
+    X, y, path = _checkpoint_with(tmp_path, lambda content: None)
+    model = rich_model(seed=1)
+    trained = xpnn.Adam(lr=0.01)
+    model.fit(X, y, optimizer=trained, **fit_arguments(epochs=1))
+    before, iterations = host_state(model), trained.iterations
+    stream_state = model.layers[2].random.state_dict()
+    with pytest.raises(RuntimeError, match="not today"):
+        model.fit(X, y, optimizer=trained, resume_from=path, callbacks=[Refuses()], **fit_arguments(epochs=3))
+    assert all(np.array_equal(v, before[k]) for k, v in host_state(model).items())
+    assert trained.iterations == iterations and model.layers[2].random.state_dict() == stream_state
+
+
+@pytest.mark.parametrize("case", ["complex", "bool", "text", "short"])
+def test_a_model_file_with_bad_arrays_is_refused(tmp_path, case):
+    from xpnn.training.checkpoint import MODEL_FORMAT, read_file, write_file
+
+    path = tmp_path / "m.xpnn"
+    xpnn.Model(xpnn.Dense(3, 2)).save(path)
+    content = read_file(path, (MODEL_FORMAT,))
+    arrays = content["state"]["arrays"]
+    if case == "short":  # zip() used to drop the bias: it kept its initial zeros
+        arrays.pop()
+    else:
+        arrays[1] = {"complex": arrays[1] + 1j, "bool": arrays[1] > 0, "text": arrays[1].astype(str)}[case]
+    write_file(path, MODEL_FORMAT, content)
+    message = "names 2 arrays but holds 1" if case == "short" else "'layers.0.bias' has dtype"
+    with pytest.raises(ValueError, match=f"{path}: corrupted: .*{message}"):
+        xpnn.load(path)
+    with pytest.raises(ValueError, match=message):
+        xpnn.Model(xpnn.Dense(3, 2)).load_weights(path)

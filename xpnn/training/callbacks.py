@@ -13,14 +13,16 @@ meant for a person counts epochs from 1 (``Epoch 3/20``), as Keras prints them.
 
 from __future__ import annotations
 
+import copy
 import csv
 import math
+import numbers
 import os
 import sys
 import time
 import warnings
 
-from ..backend import asarray_like, copy_of, to_numpy, write_atomically
+from ..backend import asarray_like, copy_of, host_namespace, is_array, to_numpy, write_atomically
 from ..optim import schedules
 from ..utils.validation import check_choice, check_int, check_monitor, check_number, check_optional_number
 from .checkpoint import save_model
@@ -50,8 +52,12 @@ class Callback:
         """What a checkpoint must hold for a resumed run to behave as if never stopped."""
         return {}
 
+    def check_state(self, state: dict) -> None:
+        """Raise ValueError or TypeError when ``state`` is not one ``load_state_dict`` can take;
+        change nothing. A resume checks every callback's state before it changes anything."""
+
     def load_state_dict(self, state: dict) -> None:
-        pass
+        self.check_state(state)
 
 
 class History:
@@ -101,6 +107,26 @@ def _require_validation_for(monitor: str, trainer, where: str) -> None:
             f"{where}: monitor={monitor!r} needs validation data; pass validation_data=(X, y) or "
             f"validation_split to fit, or monitor a training value such as 'loss'"
         )
+
+
+def _check_state_keys(state, keys) -> None:
+    if not isinstance(state, dict):
+        raise TypeError(f"the state must be a dict, got {type(state).__name__}")
+    missing = [key for key in keys if key not in state]
+    if missing:
+        raise ValueError(f"the state lacks {', '.join(map(repr, missing))}")
+
+
+def _check_state_number(state, key) -> None:
+    value = state[key]
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or math.isnan(value):
+        raise ValueError(f"{key!r} must be a number, got {value!r:.40}")
+
+
+def _check_state_count(state, key) -> None:
+    value = state[key]
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{key!r} must be an int >= 0, got {value!r:.40}")
 
 
 def checked_file_path(path, where: str, *, template: bool = False) -> str:
@@ -213,9 +239,30 @@ class EarlyStopping(Callback):
             "best_weights": None if self.best_weights is None else [to_numpy(w) for w in self.best_weights],
         }
 
+    def check_state(self, state: dict) -> None:
+        _check_state_keys(state, ("best", "best_epoch", "wait", "best_weights"))
+        _check_state_number(state, "best")
+        _check_state_count(state, "wait")
+        if state["best_epoch"] is not None:
+            _check_state_count(state, "best_epoch")
+        saved = state["best_weights"]
+        if saved is None:
+            return
+        named = self.trainer.model.named_state()
+        if not isinstance(saved, list) or len(saved) != len(named):
+            raise ValueError(f"best_weights must be a list of {len(named)} arrays, one per model array")
+        host = host_namespace()
+        for (name, held), array in zip(named, saved):
+            if not is_array(array) or tuple(array.shape) != held.shape:
+                shape = tuple(array.shape) if is_array(array) else type(array).__name__
+                raise ValueError(f"best_weights for {name!r}: expected shape {held.shape}, got {shape}")
+            if not host.isdtype(array.dtype, "real floating"):
+                raise ValueError(f"best_weights for {name!r}: expected floats, got dtype {array.dtype}")
+
     def load_state_dict(self, state: dict) -> None:
-        self.best, self.best_epoch, self.wait = float(state["best"]), state["best_epoch"], int(state["wait"])
-        saved = state.get("best_weights")
+        self.check_state(state)
+        self.best, self.best_epoch, self.wait = float(state["best"]), state["best_epoch"], state["wait"]
+        saved = state["best_weights"]
         if saved is not None:
             held = [h for _, h in self.trainer.model.named_state()]
             self.best_weights = [asarray_like(w, like=h.value) for w, h in zip(saved, held)]
@@ -265,7 +312,12 @@ class ModelCheckpoint(Callback):
     def state_dict(self) -> dict:
         return {"best": self.best}
 
+    def check_state(self, state: dict) -> None:
+        _check_state_keys(state, ("best",))
+        _check_state_number(state, "best")
+
     def load_state_dict(self, state: dict) -> None:
+        self.check_state(state)
         self.best = float(state["best"])
 
 
@@ -330,14 +382,22 @@ class LearningRateScheduler(Callback):
             state["schedule"] = self.schedule.state_dict()
         return state
 
-    def load_state_dict(self, state: dict) -> None:
-        if state.get("lr") is not None:
-            self.trainer.optimizer.lr = float(state["lr"])
+    def check_state(self, state: dict) -> None:
+        _check_state_keys(state, ("lr",))
+        if state["lr"] is not None:
+            check_number(state["lr"], "state['lr']", "LearningRateScheduler", low=0, low_open=True)
         if isinstance(self.schedule, schedules.Schedule) and state.get("schedule") is not None:
             try:
-                self.schedule.load_state_dict(state["schedule"])
-            except ValueError as error:
+                copy.deepcopy(self.schedule).load_state_dict(state["schedule"])
+            except (ValueError, TypeError) as error:
                 raise ValueError(f"LearningRateScheduler: cannot resume its schedule: {error}") from None
+
+    def load_state_dict(self, state: dict) -> None:
+        self.check_state(state)
+        if state["lr"] is not None:
+            self.trainer.optimizer.lr = float(state["lr"])
+        if isinstance(self.schedule, schedules.Schedule) and state.get("schedule") is not None:
+            self.schedule.load_state_dict(state["schedule"])
 
 
 class CSVLogger(Callback):

@@ -15,7 +15,8 @@ import warnings
 
 from .. import optim
 from ..backend import (
-    asarray_like, is_array, namespace_of, read_arrays, seeded, to_numpy, write_arrays_atomically,
+    asarray_like, dtype_name, host_namespace, is_array, namespace_of, read_arrays, seeded, to_numpy,
+    write_arrays_atomically,
 )
 from ..nn import losses
 from ..nn.layer import layer_config, layer_from_config
@@ -90,14 +91,18 @@ def model_state(model) -> dict:
     return {"names": [name for name, _ in named], "arrays": [held.value for _, held in named]}
 
 
-def assign_model_state(model, state: dict, path) -> None:
-    """Copy saved arrays into ``model`` (on the model's backend and dtype) after checking that
-    the names and shapes match exactly; on any mismatch nothing is changed."""
+def checked_model_state(model, state: dict, path, entry: str = "state") -> list:
+    """The saved arrays of ``state`` (``model_state`` output), on the model's backend and in
+    each slot's dtype, after checking that the names, the count, every shape and every dtype
+    (real numbers only: bool, complex, text and structured arrays are refused, not cast) match
+    the model. Nothing is changed; ValueError names the file and the entry."""
     named = model.named_state()
     try:
         names, arrays = list(state["names"]), list(state["arrays"])
     except (KeyError, TypeError):
         raise ValueError(f"{path}: corrupted: no model state in it") from None
+    if len(names) != len(arrays):
+        raise ValueError(f"{path}: corrupted: {entry} names {len(names)} arrays but holds {len(arrays)}")
     expected = [name for name, _ in named]
     if names != expected:
         missing = [n for n in expected if n not in names]
@@ -106,16 +111,38 @@ def assign_model_state(model, state: dict, path) -> None:
             f"{path}: does not match this model's architecture: the file lacks {missing or 'nothing'} "
             f"and has {extra or 'nothing'} extra (file: {len(names)} arrays, model: {len(expected)})"
         )
+    host = host_namespace()
     for (name, held), saved in zip(named, arrays):
+        if not is_array(saved):
+            raise ValueError(f"{path}: corrupted: {entry} {name!r} is not an array")
+        if not _real_numbers(host, saved.dtype):
+            raise ValueError(f"{path}: corrupted: {entry} {name!r} has dtype {dtype_name(saved.dtype)}; "
+                             "model arrays hold real numbers")
         if tuple(saved.shape) != held.shape:
             raise ValueError(
                 f"{path}: does not match this model's architecture: {name!r} has shape "
                 f"{tuple(saved.shape)} in the file but {held.shape} in the model"
             )
+    moved = []
     for (_, held), saved in zip(named, arrays):
         xp = namespace_of(value=held.value)
-        moved = asarray_like(saved, like=held.value)
-        held.value = moved if moved.dtype == held.value.dtype else xp.astype(moved, held.value.dtype)
+        array = asarray_like(saved, like=held.value)
+        moved.append(array if array.dtype == held.value.dtype else xp.astype(array, held.value.dtype))
+    return moved
+
+
+def _real_numbers(xp, dtype) -> bool:
+    try:
+        return bool(xp.isdtype(dtype, ("real floating", "integral"))) and dtype_name(dtype) != "bool"
+    except (TypeError, ValueError):  # structured, text or object dtypes
+        return False
+
+
+def assign_model_state(model, state: dict, path) -> None:
+    """Copy saved arrays into ``model`` after ``checked_model_state``; on any mismatch
+    nothing is changed."""
+    for (_, held), array in zip(model.named_state(), checked_model_state(model, state, path)):
+        held.value = array
 
 
 # ---------------------------------------------------------------- the training configuration

@@ -9,6 +9,7 @@ three flavours of gradient descent: the whole set (batch), 1 (stochastic) or in 
 
 from __future__ import annotations
 
+import copy
 import warnings
 
 from ..backend import asarray_like, namespace_of, rng, to_numpy
@@ -21,7 +22,7 @@ from ..utils.validation import check_int, check_number, check_optional_int
 from . import data, metrics as metrics_module, weights as sample_weights
 from .callbacks import Callback, History, ProgressBar, check_optimizer_schedule, restore_state, snapshot_state
 from .checkpoint import (
-    CHECKPOINT_FORMAT, assign_model_state, model_state, read_file, training_config, write_file,
+    CHECKPOINT_FORMAT, checked_model_state, model_state, read_file, training_config, write_file,
 )
 from .step import train_step
 
@@ -40,7 +41,8 @@ class Trainer:
         self.initial_epoch = 0
         self.completed_epochs = 0
         self.stop_training = False
-        self._saved_callbacks = []
+        self._saved_callbacks = []  # (callback, checked state) pairs from a checkpoint
+        self._undo = None
 
     def stop(self, reason: str) -> None:
         """Ask the loop to end after this epoch; ``history.stop_reason`` keeps why."""
@@ -70,58 +72,128 @@ class Trainer:
         write_file(path, CHECKPOINT_FORMAT, self.checkpoint_content())
 
     def restore(self, content: dict, path) -> None:
-        """Continue from a checkpoint's content (``read_file``). On any problem the model is
-        left exactly as it was and the error names the file."""
-        snapshot = snapshot_state(self.model)
-        try:
-            self._restore(content, path)
-        except KeyError as error:
-            restore_state(self.model, snapshot)
-            raise ValueError(f"{path}: corrupted checkpoint: it lacks {error}") from None
-        except BaseException:
-            restore_state(self.model, snapshot)
-            raise
+        """Continue from a checkpoint's content (``read_file``), all or nothing: every entry is
+        checked against this model, optimizer and callbacks first (shapes, dtypes, counters,
+        random states, callback state), and only then is anything changed. A ValueError names
+        the file and the entry. Callback state is loaded after ``on_train_begin`` (which would
+        reset it); should that fail, ``run`` puts everything back as it was (``_undo``)."""
+        staged = self._stage(content, path)
+        self._undo = self._undo_point()
+        self._commit(staged)
 
-    def _restore(self, content: dict, path) -> None:
-        streams = self._random_streams()
-        saved_streams = content["layer_random"]
-        if len(saved_streams) != len(streams):
+    def _stage(self, content: dict, path) -> dict:
+        def corrupted(entry, error):
+            return ValueError(f"{path}: corrupted checkpoint: {entry}: {error}")
+
+        if not isinstance(content, dict):
+            raise ValueError(f"{path}: corrupted checkpoint: its content is not a dict")
+        missing = [key for key in ("state", "epoch", "optimizer", "history", "shuffle_rng", "layer_random",
+                                   "callbacks") if key not in content]
+        if missing:
+            raise ValueError(f"{path}: corrupted checkpoint: it lacks {', '.join(map(repr, missing))}")
+        staged = {"state": checked_model_state(self.model, content["state"], path)}
+        epoch = content["epoch"]
+        if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
+            raise corrupted("epoch", f"must be an int >= 0, got {epoch!r:.40}")
+        staged["epoch"] = epoch
+        try:
+            trial = type(self.optimizer).from_config(self.optimizer.get_config())
+            trial.load_state_dict(content["optimizer"], self.model.parameters())
+        except (ValueError, TypeError, KeyError) as error:
+            raise ValueError(f"{path}: cannot resume with this optimizer: {error}") from None
+        staged["optimizer"] = content["optimizer"]
+        streams, saved_streams = self._random_streams(), content["layer_random"]
+        if not isinstance(saved_streams, list) or len(saved_streams) != len(streams):
+            count = len(saved_streams) if isinstance(saved_streams, list) else "no list of"
             raise ValueError(f"{path}: does not match this model's architecture: it has "
-                             f"{len(saved_streams)} random layers (dropout), the model {len(streams)}")
+                             f"{count} random layers (dropout), the model {len(streams)}")
+        for index, (stream, state) in enumerate(zip(streams, saved_streams)):
+            try:
+                copy.deepcopy(stream).load_state_dict(state)
+            except (ValueError, TypeError) as error:
+                raise corrupted(f"layer_random[{index}]", error) from None
+        staged["streams"] = list(zip(streams, saved_streams))
+        try:
+            rng(0).bit_generator.state = content["shuffle_rng"]  # a throwaway generator checks it
+        except (ValueError, TypeError, KeyError) as error:
+            raise corrupted("shuffle_rng", error) from None
+        staged["shuffle_rng"] = content["shuffle_rng"]
+        staged["history"] = _checked_history(content["history"], corrupted)
+        staged["callbacks"] = self._checked_callback_states(content["callbacks"], corrupted)
         saved_fit = content.get("fit", {})
         for key in ("batch_size", "shuffle"):
-            if saved_fit.get(key) != getattr(self, key):
+            if isinstance(saved_fit, dict) and saved_fit.get(key) != getattr(self, key):
                 warnings.warn(f"resuming from {path} with {key}={getattr(self, key)!r}, but the run was "
                               f"saved with {key}={saved_fit.get(key)!r}: it will not continue exactly",
                               RuntimeWarning, stacklevel=4)
-        assign_model_state(self.model, content["state"], path)
-        try:
-            self.optimizer.load_state_dict(content["optimizer"], self.model.parameters())
-        except (ValueError, TypeError) as error:
-            raise ValueError(f"{path}: cannot resume with this optimizer: {error}") from None
-        for stream, state in zip(streams, saved_streams):
-            try:
-                stream.load_state_dict(state)
-            except ValueError as error:
-                raise ValueError(f"{path}: corrupted checkpoint: layer_random: {error}") from None
-        self.shuffle_rng.bit_generator.state = content["shuffle_rng"]
-        self.history = History(**content["history"])
-        # a run that had already stopped (early stopping, NaN) stays stopped, as it would have
-        # without the interruption; on_train_end still runs (restoring the best weights)
-        self.stop_training = self.history.stop_reason is not None
-        self.initial_epoch = self.completed_epochs = int(content["epoch"])
-        self._saved_callbacks = content["callbacks"]
+        return staged
 
-    def _restore_callbacks(self) -> None:
-        """Saved callback state goes to the callback of the same class, in order; it is loaded
-        after ``on_train_begin``, which would otherwise reset it."""
+    def _checked_callback_states(self, entries, corrupted) -> list:
+        """The saved states matched to this run's callbacks (same class, in order), each checked
+        by its callback's ``check_state``."""
+        if not isinstance(entries, list) or not all(
+                isinstance(e, dict) and isinstance(e.get("class"), str) and isinstance(e.get("state"), dict)
+                for e in entries):
+            raise corrupted("callbacks", "must be a list of {'class': name, 'state': dict}")
         saved = {}
-        for entry in self._saved_callbacks:
+        for entry in entries:
             saved.setdefault(entry["class"], []).append(entry["state"])
+        matched = []
         for callback in self.callbacks:
             states = saved.get(type(callback).__name__)
             if states:
-                callback.load_state_dict(states.pop(0))
+                state = states.pop(0)
+                try:
+                    callback.check_state(state)
+                except (ValueError, TypeError, KeyError) as error:
+                    raise corrupted(f"callbacks: {type(callback).__name__}", error) from None
+                matched.append((callback, state))
+        return matched
+
+    def _commit(self, staged: dict) -> None:
+        """Apply what ``_stage`` checked; nothing here can fail on a checked checkpoint."""
+        for (_, held), array in zip(self.model.named_state(), staged["state"]):
+            held.value = array
+        self.optimizer.load_state_dict(staged["optimizer"], self.model.parameters())
+        for stream, state in staged["streams"]:
+            stream.load_state_dict(state)
+        self.shuffle_rng.bit_generator.state = staged["shuffle_rng"]
+        self.history = staged["history"]
+        # a run that had already stopped (early stopping, NaN) stays stopped, as it would have
+        # without the interruption; on_train_end still runs (restoring the best weights)
+        self.stop_training = self.history.stop_reason is not None
+        self.initial_epoch = self.completed_epochs = staged["epoch"]
+        self._saved_callbacks = staged["callbacks"]
+
+    def _undo_point(self):
+        """What ``_commit`` changes, kept so that a failure before the first step can put it
+        back: the model's arrays, the optimizer's attributes (load_state_dict replaces them
+        rather than changing them in place) and its schedule's state, the random streams."""
+        optimizer, schedule = self.optimizer, self.optimizer.lr
+        model_arrays = snapshot_state(self.model)
+        attributes = dict(vars(optimizer))
+        schedule_state = schedule.state_dict() if hasattr(schedule, "state_dict") else None
+        streams = [(stream, stream.state_dict()) for stream in self._random_streams()]
+        rng_state, history = self.shuffle_rng.bit_generator.state, self.history
+
+        def undo():
+            restore_state(self.model, model_arrays)
+            vars(optimizer).clear()
+            vars(optimizer).update(attributes)
+            if schedule_state is not None:
+                schedule.load_state_dict(schedule_state)
+            for stream, state in streams:
+                stream.load_state_dict(state)
+            self.shuffle_rng.bit_generator.state = rng_state
+            self.history, self.initial_epoch, self.completed_epochs = history, 0, 0
+
+        return undo
+
+    def _restore_callbacks(self) -> None:
+        """Saved callback state goes to the callback of the same class, in order (checked in
+        ``restore``); it is loaded after ``on_train_begin``, which would otherwise reset it."""
+        for callback, state in self._saved_callbacks:
+            callback.load_state_dict(state)
 
     # -- the loop
     def run(self, X, y, validation, weights=None) -> History:
@@ -130,8 +202,14 @@ class Trainer:
         xp = namespace_of(X=X)
         samples = X.shape[0]
         step = self.batch_size or samples
-        self._call("on_train_begin", {})
-        self._restore_callbacks()
+        try:
+            self._call("on_train_begin", {})
+            self._restore_callbacks()
+        except BaseException:
+            if self._undo is not None:  # a resumed run: leave everything as before the resume
+                self._undo()
+            raise
+        self._undo = None
         batch_listeners = [c for c in self.callbacks if type(c).on_batch_end is not Callback.on_batch_end]
         for epoch in range(self.initial_epoch, self.epochs):
             if self.stop_training:
@@ -174,6 +252,26 @@ class Trainer:
     def _call(self, hook: str, *args) -> None:
         for callback in self.callbacks:
             getattr(callback, hook)(*args)
+
+
+def _checked_history(saved, corrupted) -> History:
+    """A History from a checkpoint, its structure checked: {key: [numbers]} with one number
+    per epoch, the epochs ints, the stop reason text or None."""
+    if not isinstance(saved, dict) or set(saved) - {"history", "epoch", "stop_reason"}:
+        raise corrupted("history", "must be a dict with 'history', 'epoch' and 'stop_reason'")
+    epochs, logs, reason = saved.get("epoch") or [], saved.get("history") or {}, saved.get("stop_reason")
+    if not isinstance(epochs, list) or not all(isinstance(e, int) and not isinstance(e, bool) and e >= 0
+                                               for e in epochs):
+        raise corrupted("history: epoch", "must be a list of ints >= 0")
+    if not isinstance(logs, dict):
+        raise corrupted("history: history", "must be a dict of lists")
+    for key, values in logs.items():
+        if not isinstance(values, list) or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                                   for v in values):
+            raise corrupted(f"history: {key}", "must be a list of numbers")
+    if reason is not None and not isinstance(reason, str):
+        raise corrupted("history: stop_reason", f"must be text or None, got {type(reason).__name__}")
+    return History(logs, epochs, reason)
 
 
 def batch_bounds(samples: int, step: int):
