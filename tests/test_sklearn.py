@@ -396,3 +396,36 @@ def test_xpnn_sklearn_without_scikit_learn_says_how_to_install_it():
             "try:\n    import xpnn.sklearn\nexcept ImportError as e:\n    print(e)\n")
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
     assert 'xpnn.sklearn needs scikit-learn, which is not installed: pip install "xpnn[sklearn]"' in out
+
+
+# ---------------------------------------------------------------- issue 18, item 3
+
+@pytest.mark.parametrize("estimator,bad", [
+    ("classifier", {"random_state": -1}),  # the issue's case: classes_ was replaced, then it raised
+    ("classifier", {"hidden_layer_sizes": (0,)}),
+    ("regressor", {"random_state": -1}),
+])
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_a_failed_fit_leaves_a_fitted_estimator_as_it_was(estimator, bad, method):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 3))
+    y = np.arange(40) % 3
+    model = (MLPClassifier if estimator == "classifier" else MLPRegressor)(
+        hidden_layer_sizes=(5,), max_iter=5, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(X, y)
+    before = {key: value for key, value in vars(model).items()}
+    predicted = model.predict(X)
+    new_labels = np.where(y == 2, 7, y)  # a fresh fit would learn classes [0, 1, 7]
+    model.set_params(**bad)
+    with pytest.raises(ValueError):
+        if method == "fit":
+            model.fit(X, new_labels)
+        else:
+            model.partial_fit(X, new_labels, **({"classes": [0, 1, 7]} if estimator == "classifier" else {}))
+    model.set_params(**{key: before[key] for key in bad})
+    assert set(vars(model)) == set(before)
+    for key, value in before.items():
+        assert vars(model)[key] is value, key
+    np.testing.assert_array_equal(model.predict(X), predicted)

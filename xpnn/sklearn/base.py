@@ -154,6 +154,10 @@ class BaseMLP(BaseEstimator):
 
     # ------------------------------------------------------------------ fitting
     def _fit(self, X, y, sample_weight=None, incremental=False):
+        with unchanged_on_error(self):
+            return self._checked_fit(X, y, sample_weight, incremental)
+
+    def _checked_fit(self, X, y, sample_weight, incremental):
         hidden = self._check_params()
         first_pass = not hasattr(self, "_network") or (not self.warm_start and not incremental)
         name = self._backend_for(X, reset=first_pass)
@@ -174,6 +178,7 @@ class BaseMLP(BaseEstimator):
             self._head = HEADS[self.out_activation_]
             self._parameters = self._network.parameters()
             self._dense_layers = dense_layers(self._network)
+            self._training_started = True
             if self.solver == "lbfgs":
                 self._fit_lbfgs(xp, X, Y, weight)
             else:
@@ -412,6 +417,35 @@ class BaseMLP(BaseEstimator):
 
 
 # ---------------------------------------------------------------- small helpers
+
+class unchanged_on_error:
+    """``with unchanged_on_error(estimator):`` a fit that raises before training begins (a bad
+    argument, label or sample weight) leaves every attribute as it was, so an estimator fitted
+    before still predicts. Once training has begun (``_training_started``) the weights have
+    changed in place and an error leaves the partly trained estimator, as scikit-learn's own
+    does. Nests: only the outermost block restores."""
+
+    def __init__(self, estimator):
+        self.estimator = estimator
+
+    def __enter__(self):
+        self.outermost = not hasattr(self.estimator, "_training_started")
+        if self.outermost:
+            self.saved = dict(vars(self.estimator))
+            self.estimator._training_started = False
+        return self.estimator
+
+    def __exit__(self, kind, error, traceback):
+        if not self.outermost:
+            return False
+        started = self.estimator._training_started
+        if kind is not None and not started:
+            vars(self.estimator).clear()
+            vars(self.estimator).update(self.saved)
+        else:
+            del self.estimator._training_started
+        return False
+
 
 def keep_parameters(estimator, arguments: dict) -> None:
     """Store each constructor argument under its own name, unchanged, as scikit-learn's

@@ -11,7 +11,7 @@ from sklearn.utils.validation import check_array, column_or_1d
 
 from .. import backend
 from ..backend import asarray, namespace_of, to_numpy
-from .base import BaseMLP, device_namespace, keep_parameters
+from .base import BaseMLP, device_namespace, keep_parameters, unchanged_on_error
 
 _DOC_EXTRAS = """
     xpnn's own parameters, after scikit-learn's:
@@ -68,13 +68,14 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     @available_if(_stochastic_solver)
     def partial_fit(self, X, y, sample_weight=None, classes=None):
         """One epoch over (X, y); ``classes`` (every label there will be) on the first call."""
-        self._check_params()
-        if self._first_partial_fit(y, classes):
-            self._label_binarizer = LabelBinarizer()
-            multilabel = type_of_target(y).startswith("multilabel")
-            self._label_binarizer.fit(y if multilabel else classes)
-            self.classes_ = self._label_binarizer.classes_
-        return self._fit(X, y, sample_weight=sample_weight, incremental=True)
+        with unchanged_on_error(self):
+            self._check_params()
+            if self._first_partial_fit(y, classes):
+                self._label_binarizer = LabelBinarizer()
+                multilabel = type_of_target(y).startswith("multilabel")
+                self._label_binarizer.fit(y if multilabel else classes)
+                self.classes_ = self._label_binarizer.classes_
+            return self._fit(X, y, sample_weight=sample_weight, incremental=True)
 
     def _first_partial_fit(self, y, classes) -> bool:
         if getattr(self, "classes_", None) is None and classes is None:
