@@ -1,8 +1,10 @@
 """Metrics accumulated over batches on the device and read once, at the end of an epoch.
 
-``update(pred, target)`` adds a batch's sums as device arrays (no host read, so a GPU never
-waits); ``result()`` reads them once. Sums are kept in float64 so that a long epoch of
-float32 batches does not lose counts.
+``update(pred, target)`` adds a batch's statistics as device arrays (no host read, so a GPU
+never waits); ``result()`` reads them once. Everything is accumulated in float64 and in a form
+that does not cancel: counts and sums of non-negative terms, and for R² the mean and the sum of
+squared deviations combined batch by batch with Chan et al.'s parallel formula (never
+``sum(y²) - sum(y)²/n``, which loses every digit on targets far from zero).
 """
 
 from __future__ import annotations
@@ -79,45 +81,81 @@ def _size(array) -> int:
     return math.prod(array.shape)
 
 
+def _as_float64(xp, array):
+    return array if array.dtype == xp.float64 else xp.astype(array, xp.float64)
+
+
 class MeanAbsoluteError(Metric):
+    """mean(|pred - target|) over all entries (scikit-learn's ``mean_absolute_error``, averaged
+    over outputs); the differences are taken in float64, so float32 batches lose nothing."""
+
     name = "mae"
 
     def update(self, pred, target) -> None:
         xp = namespace_of(pred=pred, target=target)
-        diff = pred - _matching_target(xp, pred, target)
+        diff = _as_float64(xp, pred) - _as_float64(xp, _matching_target(xp, pred, target))
         self._add(xp, _size(diff), xp.sum(xp.abs(diff)))
 
 
 class MeanSquaredError(Metric):
+    """mean((pred - target)²) over all entries (scikit-learn's ``mean_squared_error``);
+    squared in float64, so float32 differences beyond 1.8e19 do not overflow to inf."""
+
     name = "mse"
 
     def update(self, pred, target) -> None:
         xp = namespace_of(pred=pred, target=target)
-        diff = pred - _matching_target(xp, pred, target)
+        diff = _as_float64(xp, pred) - _as_float64(xp, _matching_target(xp, pred, target))
         self._add(xp, _size(diff), xp.sum(diff * diff))
 
 
 class R2(Metric):
     """Coefficient of determination 1 - SS_res / SS_tot per output, averaged over outputs
-    (scikit-learn's r2_score with multioutput='uniform_average')."""
+    (scikit-learn's ``r2_score`` with multioutput='uniform_average'). ``pred`` (n, outputs),
+    ``target`` (n, outputs), or (n,) for one output.
+
+    SS_tot is accumulated as each batch's mean and sum of squared deviations from it, merged
+    with Chan, Golub and LeVeque's parallel update, on targets shifted by the first one seen,
+    so targets far from zero and nearly constant ones keep their digits.
+    An output whose target is constant (its minimum equals its maximum) scores 1.0 when it is
+    predicted exactly and 0.0 otherwise, scikit-learn's convention: never inf or nan.
+    """
 
     name = "r2"
 
     def update(self, pred, target) -> None:
         xp = namespace_of(pred=pred, target=target)
-        target = _matching_target(xp, pred, target)
-        y = xp.astype(target, xp.float64)
-        residual = xp.astype(pred, xp.float64) - y
-        self._add(xp, pred.shape[0], xp.sum(residual * residual, axis=0), xp.sum(y, axis=0),
-                  xp.sum(y * y, axis=0))
+        y = _as_float64(xp, _matching_target(xp, pred, target))
+        residual = _as_float64(xp, pred) - y
+        if self._sums is None:
+            self._shift = y[:1, ...]  # the first target: near-constant targets become small and exact
+        y = y - self._shift
+        n = pred.shape[0]
+        mean = xp.sum(y, axis=0) / n
+        deviation = y - mean
+        stats = [xp.sum(residual * residual, axis=0), mean, xp.sum(deviation * deviation, axis=0),
+                 xp.min(y, axis=0), xp.max(y, axis=0)]
+        if self._sums is None:
+            self._sums, self._count = stats, n
+            return
+        ss_res, total_mean, ss_tot, low, high = self._sums
+        seen = self._count
+        total = seen + n
+        delta = stats[1] - total_mean
+        self._sums = [ss_res + stats[0], total_mean + delta * (n / total),
+                      ss_tot + stats[2] + delta * delta * (seen * n / total),
+                      xp.minimum(low, stats[3]), xp.maximum(high, stats[4])]
+        self._count = total
 
     def result(self) -> float:
         if self._sums is None:
             raise ValueError(f"{self.name}: no batch was seen")
-        ss_res, sum_y, sum_y2 = self._sums
+        ss_res, _, ss_tot, low, high = self._sums
         xp = namespace_of(ss_res=ss_res)
-        ss_tot = sum_y2 - sum_y * sum_y / self._count
-        per_output = 1.0 - ss_res / ss_tot
+        constant = (low == high) | (ss_tot == 0.0)
+        safe_tot = xp.where(constant, 1.0, ss_tot)
+        convention = xp.astype(ss_res == 0.0, xp.float64)
+        per_output = xp.where(constant, convention, 1.0 - ss_res / safe_tot)
         return float(xp.mean(per_output))
 
 
