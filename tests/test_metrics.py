@@ -3,10 +3,14 @@ scikit-learn's function, however the set is split into batches."""
 
 import numpy as np
 import pytest
-from sklearn.metrics import mean_squared_error, r2_score
+from sklearn.metrics import (
+    f1_score, mean_squared_error, precision_score, r2_score, recall_score, roc_auc_score,
+    top_k_accuracy_score,
+)
 
 import xpnn
 from xpnn import metrics
+from xpnn.nn import losses
 
 from .helpers import on_backend
 
@@ -107,12 +111,177 @@ def test_mse_of_float32_outputs_does_not_overflow(xp):
     assert batches(metrics.MeanSquaredError(), pred, target, 2, dtype="float32") == pytest.approx(expected)
 
 
+# ---------------------------------------------------------------- precision, recall, f1
+
+SCORERS = {"precision": precision_score, "recall": recall_score, "f1": f1_score}
+
+
+def bound(name, loss, **arguments):
+    metric = metrics.get(name, **arguments)
+    metric.bind(losses.get(loss))
+    return metric
+
+
+@pytest.mark.parametrize("name", sorted(SCORERS))
+@pytest.mark.parametrize("average", ["binary", "macro", "micro", "weighted"])
+def test_binary_precision_recall_f1_match_scikit_learn(xp, name, average):
+    rng = np.random.default_rng(7)
+    logits, labels = rng.normal(size=(90, 1)), rng.integers(0, 2, size=90)
+    expected = SCORERS[name](labels, (logits[:, 0] > 0).astype(int), average=average)
+    for size in SPLITS:  # logits: bound to the default binary cross-entropy, split at 0
+        assert batches(bound(name, "bce", average=average), logits, labels.astype(float), size) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("name", sorted(SCORERS))
+@pytest.mark.parametrize("average", ["macro", "micro", "weighted"])
+def test_multi_class_precision_recall_f1_match_scikit_learn(xp, name, average):
+    rng = np.random.default_rng(8)
+    # class 4 is never a label and never predicted: scikit-learn leaves it out of the average
+    logits, labels = rng.normal(size=(80, 5)), rng.integers(0, 4, size=80)
+    logits[:, 4] -= 10
+    expected = SCORERS[name](labels, logits.argmax(axis=1), average=average)
+    for size in SPLITS:
+        assert batches(bound(name, "cross_entropy", average=average), logits, labels, size) == pytest.approx(expected)
+    one_hot = np.eye(5)[labels]
+    assert batches(bound(name, "cross_entropy", average=average), logits, one_hot) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("name", sorted(SCORERS))
+def test_two_class_outputs_with_average_binary_score_class_1(xp, name):
+    rng = np.random.default_rng(9)
+    logits, labels = rng.normal(size=(40, 2)), rng.integers(0, 2, size=40)
+    expected = SCORERS[name](labels, logits.argmax(axis=1))
+    assert batches(bound(name, "cross_entropy"), logits, labels) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("name", sorted(SCORERS))
+@pytest.mark.parametrize("average", ["macro", "micro", "weighted"])
+def test_multi_label_precision_recall_f1_match_scikit_learn(xp, name, average):
+    rng = np.random.default_rng(10)
+    probabilities, labels = rng.uniform(size=(60, 3)), rng.integers(0, 2, size=(60, 3))
+    labels[:, 2] = 0  # a column with no positives: zero_division decides its recall
+    expected = SCORERS[name](labels, (probabilities > 0.5).astype(int), average=average, zero_division=0)
+    for size in SPLITS:
+        metric = bound(name, losses.BinaryCrossEntropy(from_logits=False), average=average)
+        assert batches(metric, probabilities, labels.astype(float), size) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("name", sorted(SCORERS))
+@pytest.mark.parametrize("zero_division", [0, 1])
+@pytest.mark.parametrize("average", ["binary", "macro", "weighted"])
+def test_zero_division_matches_scikit_learn(xp, name, zero_division, average):
+    # nothing predicted positive, and no positive label: every ratio of the positive class is 0/0
+    logits, labels = -np.ones((6, 1)), np.zeros(6)
+    expected = SCORERS[name](labels.astype(int), np.zeros(6, int), average=average, zero_division=zero_division)
+    metric = bound(name, "bce", average=average, zero_division=zero_division)
+    assert batches(metric, logits, labels, 4) == pytest.approx(expected)
+
+
+# ---------------------------------------------------------------- auc, top-k accuracy
+
+@pytest.mark.parametrize("size", SPLITS)
+def test_auc_is_exact_with_ties(xp, size):
+    rng = np.random.default_rng(11)
+    scores = np.round(rng.normal(size=(200, 1)), 1)  # about 50 distinct values: many ties
+    labels = (rng.uniform(size=200) < 1 / (1 + np.exp(-2 * scores[:, 0]))).astype(float)
+    expected = roc_auc_score(labels, scores[:, 0])
+    assert batches(metrics.AUC(), scores, labels, size) == pytest.approx(expected, rel=1e-12)
+    # logits or probabilities: the same order, the same area
+    assert batches(metrics.AUC(), 1 / (1 + np.exp(-scores)), labels, size) == pytest.approx(expected, rel=1e-12)
+
+
+def test_auc_of_several_outputs_is_their_mean(xp):
+    rng = np.random.default_rng(12)
+    scores = np.round(rng.normal(size=(50, 3)), 1)
+    labels = (scores + rng.normal(size=(50, 3)) > 0).astype(float)
+    expected = roc_auc_score(labels, scores, average="macro")
+    assert batches(metrics.AUC(), scores, labels) == pytest.approx(expected, rel=1e-12)
+
+
+def test_auc_of_one_class_is_nan(xp):
+    # scikit-learn raises "Only one class present in y_true"; an epoch must not die of it
+    assert np.isnan(batches(metrics.AUC(), np.arange(4.0).reshape(-1, 1), np.ones(4)))
+
+
+@pytest.mark.filterwarnings("ignore:'k' \\(5\\) greater than or equal to 'n_classes'")
+@pytest.mark.parametrize("k", [1, 2, 3, 5])
+def test_top_k_accuracy_matches_scikit_learn_with_ties(xp, k):
+    rng = np.random.default_rng(13)
+    scores = np.round(rng.normal(size=(120, 5)), 0)  # integer scores: ties in most rows
+    labels = rng.integers(0, 5, size=120)
+    expected = top_k_accuracy_score(labels, scores, k=k, labels=np.arange(5))
+    for size in SPLITS:
+        assert batches(metrics.TopKAccuracy(k=k), scores, labels, size) == pytest.approx(expected)
+    assert batches(metrics.get("top_k_categorical_accuracy", k=k), scores, np.eye(5)[labels]) == pytest.approx(expected)
+
+
+# ---------------------------------------------------------------- thresholds from the loss
+
+ISSUE_OUTPUTS = [0.2, 0.4, -0.3, 1.5, 0.1, -2.0, 0.45, 3.0]
+ISSUE_LABELS = [1, 1, 0, 1, 0, 0, 1, 1]
+
+
+def identity_model():
+    """A model whose outputs are its inputs: Dense(1, 1) with weight 1 and bias 0."""
+    return xpnn.Model(xpnn.Dense(1, 1, init="ones"))
+
+
+@pytest.mark.parametrize("spec", ["binary_accuracy", "accuracy", metrics.BinaryAccuracy, "instance"])
+def test_binary_accuracy_splits_logits_at_zero_by_every_route(xp, spec):
+    spec = metrics.BinaryAccuracy() if spec == "instance" else spec
+    X = np.array(ISSUE_OUTPUTS).reshape(-1, 1)
+    result = identity_model().evaluate(X, ISSUE_LABELS, loss="binary_crossentropy", metrics=[spec])
+    assert result["binary_accuracy"] == pytest.approx(0.875)  # 0.625 when split at 0.5
+
+
+@pytest.mark.parametrize("name", ["precision", "recall", "f1", "auc"])
+@pytest.mark.parametrize("route", ["name", "class", "instance"])
+def test_thresholded_metrics_take_the_loss_threshold_by_every_route(xp, name, route):
+    cls = type(metrics.get(name))
+    spec = {"name": name, "class": cls, "instance": cls()}[route]
+    X = np.array(ISSUE_OUTPUTS).reshape(-1, 1)
+    result = identity_model().evaluate(X, ISSUE_LABELS, loss="binary_crossentropy", metrics=[spec])
+    predicted = (np.array(ISSUE_OUTPUTS) > 0).astype(int)
+    expected = {**{key: scorer(ISSUE_LABELS, predicted) for key, scorer in SCORERS.items()},
+                "auc": roc_auc_score(ISSUE_LABELS, ISSUE_OUTPUTS)}[name]
+    assert result[name] == pytest.approx(expected)
+
+
+def test_probabilities_are_split_at_one_half_and_a_given_threshold_wins(xp):
+    X = np.array([0.2, 0.4, 0.3, 0.9, 0.6, 0.1, 0.55, 0.8]).reshape(-1, 1)
+    model = identity_model()
+    loss = losses.BinaryCrossEntropy(from_logits=False)
+    assert model.evaluate(X, ISSUE_LABELS, loss=loss, metrics=["accuracy"])["binary_accuracy"] == pytest.approx(0.625)
+    chosen = model.evaluate(X, ISSUE_LABELS, loss=loss, metrics=[metrics.BinaryAccuracy(threshold=0.35)])
+    assert chosen["binary_accuracy"] == pytest.approx(0.75)
+
+
 # ---------------------------------------------------------------- errors
 
 def test_errors(xp):
-    with pytest.raises(ValueError, match=r"unknown metric 'f1'; valid names: acc, accuracy"):
-        metrics.get("f1")
+    with pytest.raises(ValueError, match=r"unknown metric 'f2'; valid names: acc, accuracy"):
+        metrics.get("f2")
     with pytest.raises(ValueError, match=r"accuracy: no batch was seen"):
         metrics.Accuracy().result()
-    with pytest.raises(ValueError, match=r"r2: no batch was seen"):
-        metrics.R2().result()
+    for metric in (metrics.R2(), metrics.F1(), metrics.AUC()):
+        with pytest.raises(ValueError, match=rf"{metric.name}: no batch was seen"):
+            metric.result()
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: metrics.Precision(average="samples"),
+     r"Precision: average must be one of 'binary', 'macro', 'micro', 'weighted', got 'samples'"),
+    (lambda: metrics.F1(zero_division="warn"), r"F1: zero_division must be 0 or 1, got 'warn'"),
+    (lambda: metrics.TopKAccuracy(k=0), r"TopKAccuracy: k must be a positive int, got 0"),
+    (lambda: metrics.TopKAccuracy(k=2.0), r"TopKAccuracy: k must be a positive int, got 2.0"),
+])
+def test_bad_arguments_are_named(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+def test_a_threshold_must_be_a_number():
+    with pytest.raises(TypeError, match=r"BinaryAccuracy: threshold must be a number, got '0.5'"):
+        metrics.BinaryAccuracy(threshold="0.5")
+    with pytest.raises(ValueError, match=r"Recall: threshold must be finite, got nan"):
+        metrics.Recall(threshold=float("nan"))
