@@ -256,6 +256,100 @@ def test_probabilities_are_split_at_one_half_and_a_given_threshold_wins(xp):
     assert chosen["binary_accuracy"] == pytest.approx(0.75)
 
 
+# ---------------------------------------------------------------- metric, loss and target agree
+
+def test_a_regression_metric_with_cross_entropy_fails_before_training(xp):
+    X, y = np.random.default_rng(14).normal(size=(12, 3)), np.arange(12) % 3
+    model = xpnn.Model(xpnn.Dense(3, 3))
+    before = xpnn.to_numpy(model[0].weight.value).copy()
+    with pytest.raises(ValueError, match=r"^fit: metric 'mae' does not fit the loss 'cross_entropy': mae compares "
+                                         r"outputs with targets of the same shape .* use 'accuracy'"):
+        model.fit(X, y, loss="cross_entropy", optimizer="sgd", metrics=["mae"], verbose=0)
+    np.testing.assert_array_equal(xpnn.to_numpy(model[0].weight.value), before)  # no step was taken
+
+
+def test_accuracy_of_one_continuous_output_fails_before_training(xp):
+    X = np.random.default_rng(15).normal(size=(12, 3))
+    y = X.sum(axis=1)
+    with pytest.raises(ValueError, match=r"^fit: metric 'accuracy' does not fit the loss 'mse': accuracy takes the "
+                                         r"arg-max over the outputs, and the model has one output, so it would always "
+                                         r"predict class 0; use 'mae', 'mse' or 'r2' .*'binary_accuracy'"):
+        xpnn.Model(xpnn.Dense(3, 1)).fit(X, y, loss="mse", optimizer="sgd", metrics=["accuracy"], verbose=0)
+
+
+def test_accuracy_of_one_hot_rows_with_mse_is_allowed(xp):
+    # Keras' rule: an arg-max metric takes any loss when the model has a column per class
+    X, labels = np.random.default_rng(16).normal(size=(12, 3)), np.arange(12) % 3
+    result = xpnn.Model(xpnn.Dense(3, 3)).evaluate(X, np.eye(3)[labels], loss="mse", metrics=["accuracy"])
+    assert 0 <= result["accuracy"] <= 1
+
+
+LOSSES = {  # the loss, and the kind of target to give it
+    "mse": "values", "mae": "values", "huber": "values",
+    "bce": "binary", "bce_probabilities": "binary", "cross_entropy": "class_labels",
+}
+METRIC_CLASSES = sorted({type(metrics.get(name)) for name in metrics.METRICS.names()}, key=lambda c: c.__name__)
+
+
+def loss_named(key):
+    return losses.BinaryCrossEntropy(from_logits=False) if key == "bce_probabilities" else losses.get(key)
+
+
+@pytest.mark.parametrize("outputs", [1, 3])
+@pytest.mark.parametrize("loss_key", sorted(LOSSES))
+@pytest.mark.parametrize("metric_class", METRIC_CLASSES, ids=lambda c: c.__name__)
+def test_every_metric_with_every_loss_works_or_says_why_before_training(xp, metric_class, loss_key, outputs):
+    """A metric the check lets through gives a number on data of the loss's target kind; one
+    it refuses is refused by name, with the loss and what to use instead."""
+    rng = np.random.default_rng(17)
+    loss = loss_named(loss_key)
+    X = rng.uniform(size=(24, 2))
+    kind = LOSSES[loss_key]
+    y = (rng.normal(size=(24, outputs)) if kind == "values" else rng.integers(0, 2, size=(24, outputs)).astype(float)
+         if kind == "binary" else np.arange(24) % outputs)
+    model = xpnn.Model(xpnn.Dense(2, outputs, activation="sigmoid" if loss_key == "bce_probabilities" else None))
+    metric = metric_class()
+    reason = metric.problem(loss, outputs)
+    if reason is not None:
+        with pytest.raises(ValueError) as error:
+            model.evaluate(X, y, loss=loss, metrics=[metric])
+        message = str(error.value)
+        assert message.startswith(f"evaluate: metric {metric.name!r} does not fit the loss {loss.name!r}: ")
+        assert "use " in message
+        return
+    value = model.evaluate(X, y, loss=loss, metrics=[metric])[metric.name]
+    assert np.isfinite(value)
+    if metric.name not in ("mae", "mse", "r2"):
+        assert 0 <= value <= 1
+
+
+@pytest.mark.parametrize("metric_name, loss_key, outputs", [
+    ("mae", "cross_entropy", 3), ("r2", "bce", 1), ("accuracy", "mse", 1), ("accuracy", "bce", 1),
+    ("binary_accuracy", "cross_entropy", 3), ("auc", "cross_entropy", 3), ("top_k_accuracy", "cross_entropy", 3),
+    ("precision", "cross_entropy", 3), ("f1", "bce", 3), ("recall", "cross_entropy", 1),
+])
+def test_meaningless_pairs_are_refused(metric_name, loss_key, outputs):
+    assert metrics.get(metric_name).problem(loss_named(loss_key), outputs) is not None
+
+
+@pytest.mark.parametrize("metric_name, loss_key, outputs", [
+    ("mae", "mse", 1), ("mse", "bce_probabilities", 1), ("accuracy", "mse", 3), ("accuracy", "cross_entropy", 3),
+    ("binary_accuracy", "mse", 1), ("auc", "bce", 3), ("precision", "cross_entropy", 2), ("f1", "bce", 1),
+])
+def test_meaningful_pairs_are_accepted(metric_name, loss_key, outputs):
+    assert metrics.get(metric_name).problem(loss_named(loss_key), outputs) is None
+
+
+def test_check_compatible_names_the_place_metric_and_loss():
+    with pytest.raises(ValueError, match=r"^evaluate: metric 'top_k_accuracy' does not fit the loss 'cross_entropy': "
+                                         r"top_k_accuracy with k=5 on a model with 3 outputs counts every sample as a "
+                                         r"hit; use a k below 3"):
+        metrics.check_compatible([metrics.TopKAccuracy()], losses.CrossEntropy(), 3, "evaluate")
+    with pytest.raises(ValueError, match=r"precision with average='binary' scores class 1 of two classes, and the "
+                                         r"model has 3 outputs; use xpnn\.metrics\.Precision\(average='macro', 'micro' or 'weighted'\)"):
+        metrics.check_compatible([metrics.Precision()], losses.CrossEntropy(), 3, "fit")
+
+
 # ---------------------------------------------------------------- errors
 
 def test_errors(xp):

@@ -259,6 +259,7 @@ def fit(model, X, y, *, loss, optimizer=None, epochs: int = 1, batch_size: int |
         raise type(error)(f"{where}: optimizer: {error}") from None
 
     X, y = checked_pair(model, X, y, loss, where)
+    metrics_module.check_compatible(metric_list, loss, model(X[:1, ...]), where)
     validation = None
     if validation_data is not None:
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
@@ -322,4 +323,5 @@ def evaluate(model, X, y, *, loss, metrics="auto", batch_size: int | None = None
         raise type(error)(f"{where}: loss: {error}") from None
     metric_list = metrics_module.for_loss(metrics, loss, where)
     X, y = checked_pair(model, X, y, loss, where)
+    metrics_module.check_compatible(metric_list, loss, model(X[:1, ...]), where)
     return evaluate_arrays(model, X, y, loss, metric_list, batch_size)

@@ -6,6 +6,21 @@ that does not cancel: counts and sums of non-negative terms, and for R² the mea
 squared deviations combined batch by batch with Chan et al.'s parallel formula (never
 ``sum(y²) - sum(y)²/n``, which loses every digit on targets far from zero).
 
+Each metric declares what it compares (``compares``), and ``check_compatible`` refuses a
+metric that cannot be computed from a loss's targets and the model's outputs before the first
+step, saying what to use instead:
+
+- ``"values"`` (mae, mse, r2): outputs against targets of the same shape. Losses with
+  ``target_kind`` "values", or a binary loss on probabilities (the Brier score); never class
+  labels, and never logits against 0/1 labels.
+- ``"classes"`` (accuracy, top_k_accuracy): the arg-max of the outputs against integer labels
+  or one-hot rows. Any loss, as Keras allows (mse on one-hot rows is legitimate), but at least
+  two outputs: the arg-max of one output is always class 0.
+- ``"binary"`` (binary_accuracy, auc): each output as a yes/no score against 0/1 labels, for
+  losses of ``target_kind`` "binary" or "values" (mse on 0/1 labels); not class labels.
+- ``"binary or classes"`` (precision, recall, f1): yes/no per output with a binary or values
+  loss, one class per sample (arg-max) with a class-label loss.
+
 Thresholds follow the loss: ``fit``/``evaluate`` call ``metric.bind(loss)`` on every metric,
 so a thresholded metric left without a ``threshold`` splits logits at 0 and probabilities at
 0.5, however it was named or made.
@@ -26,6 +41,7 @@ class Metric:
     """Base class: ``update(pred, target)`` per batch, ``result()`` once, ``reset()``."""
 
     name = "metric"
+    compares = "values"  # "values", "classes", "binary" or "binary or classes" (module docstring)
 
     def __init__(self):
         self._target_kind = None  # the bound loss's target_kind, None when unbound
@@ -42,6 +58,35 @@ class Metric:
         self._target_kind = loss.target_kind
         self._loss_threshold = 0.0 if loss.prediction_kind == "logits" else 0.5
 
+    def problem(self, loss, outputs: int) -> str | None:
+        """Why this metric cannot be computed for ``loss`` on a model of ``outputs`` outputs
+        (with what to use instead), or None when it can."""
+        kind, predicts = loss.target_kind, loss.prediction_kind
+        loss_name = _loss_name(loss)
+        if self.compares == "values":
+            if kind == "class_labels":
+                return (f"{self.name} compares outputs with targets of the same shape (a regression "
+                        f"metric), but {loss_name} is trained on class labels; use 'accuracy' (or "
+                        f"'top_k_accuracy', 'precision', 'recall', 'f1') instead")
+            if kind == "binary" and predicts == "logits":
+                return (f"{self.name} would compare logits with 0/1 labels, since {loss_name} takes "
+                        f"logits; use 'binary_accuracy', 'precision', 'recall', 'f1' or 'auc' instead "
+                        f"(or a loss on probabilities, such as binary_cross_entropy with from_logits=False)")
+            return None
+        if self.compares == "classes" or (self.compares == "binary or classes" and kind == "class_labels"):
+            if outputs < 2:
+                instead = ("'binary_accuracy', 'precision', 'recall', 'f1' or 'auc' for one 0/1 output"
+                           if kind == "binary" else
+                           "'mae', 'mse' or 'r2' for a real-valued target, or 'binary_accuracy' for a 0/1 target"
+                           if kind == "values" else "a model with one output per class")
+                return (f"{self.name} takes the arg-max over the outputs, and the model has one output, "
+                        f"so it would always predict class 0; use {instead}")
+            return None
+        if kind == "class_labels":  # "binary", or "binary or classes" handled above
+            return (f"{self.name} scores each output as yes/no against 0/1 labels, but {loss_name} is "
+                    f"trained on class labels; use 'accuracy' instead (or binary_cross_entropy with one "
+                    f"output per yes/no question)")
+        return None
 
     def _add(self, xp, count: int, *values) -> None:
         values = [xp.astype(v, xp.float64) for v in values]
@@ -59,6 +104,9 @@ class Metric:
         self._require_batches()
         return float(self._sums[0]) / self._count
 
+
+def _loss_name(loss) -> str:
+    return f"the loss {getattr(loss, 'name', type(loss).__name__)!r}"
 
 
 def _matching_target(xp, pred, target):
@@ -94,6 +142,7 @@ class Accuracy(Metric):
     maximum. scikit-learn's ``accuracy_score(labels, pred.argmax(1))``."""
 
     name = "accuracy"
+    compares = "classes"
 
     def update(self, pred, target) -> None:
         xp = namespace_of(pred=pred, target=target)
@@ -125,6 +174,7 @@ class BinaryAccuracy(_Thresholded):
     flattened yes/no arrays). ``pred`` (n,) or (n, outputs), ``target`` of the same size."""
 
     name = "binary_accuracy"
+    compares = "binary"
 
     def update(self, pred, target) -> None:
         xp = namespace_of(pred=pred, target=target)
@@ -226,6 +276,7 @@ class _Confusion(_Thresholded):
     denominator is 0; 0 is what scikit-learn's default "warn" gives, without the warning.
     """
 
+    compares = "binary or classes"
 
     def __init__(self, average: str = "binary", *, threshold: float | None = None, zero_division: float = 0):
         where = type(self).__name__
@@ -235,6 +286,17 @@ class _Confusion(_Thresholded):
         self.zero_division = float(zero_division)
         super().__init__(threshold)
 
+    def problem(self, loss, outputs: int) -> str | None:
+        reason = super().problem(loss, outputs)
+        if reason is not None or self.average != "binary":
+            return reason
+        if loss.target_kind == "class_labels" and outputs != 2:
+            return (f"{self.name} with average='binary' scores class 1 of two classes, and the model "
+                    f"has {outputs} outputs; use xpnn.metrics.{type(self).__name__}(average='macro', 'micro' or 'weighted')")
+        if loss.target_kind != "class_labels" and outputs != 1:
+            return (f"{self.name} with average='binary' scores one yes/no output, and the model has "
+                    f"{outputs} (a multi-label problem); use xpnn.metrics.{type(self).__name__}(average='macro', 'micro' or 'weighted')")
+        return None
 
     def _multi_class(self, pred, target) -> bool:
         if self._target_kind is not None:
@@ -274,11 +336,11 @@ class _Confusion(_Thresholded):
         if self._mode == "binary of two":
             if tp.shape[0] != 2:
                 raise ValueError(f"{self.name}: average='binary' needs two classes, the predictions have "
-                                 f"{tp.shape[0]}; use average='macro', 'micro' or 'weighted'")
+                                 f"{tp.shape[0]}; use xpnn.metrics.{type(self).__name__}(average='macro', 'micro' or 'weighted')")
             tp, predicted, actual = tp[1:], predicted[1:], actual[1:]
         elif self._mode == "binary" and tp.shape[0] != 1:
             raise ValueError(f"{self.name}: average='binary' needs one yes/no output, the predictions "
-                             f"have {tp.shape[0]}; use average='macro', 'micro' or 'weighted'")
+                             f"have {tp.shape[0]}; use xpnn.metrics.{type(self).__name__}(average='macro', 'micro' or 'weighted')")
         elif self.average == "micro":
             tp, predicted, actual = (xp.reshape(xp.sum(a), (1,)) for a in (tp, predicted, actual))
         zero = self.zero_division
@@ -344,6 +406,7 @@ class AUC(Metric):
     """
 
     name = "auc"
+    compares = "binary"
 
     def reset(self) -> None:
         super().reset()
@@ -389,11 +452,18 @@ class TopKAccuracy(Metric):
     above it or tie with it at a higher index. With k >= classes every row is a hit."""
 
     name = "top_k_accuracy"
+    compares = "classes"
 
     def __init__(self, k: int = 5):
         self.k = check_int(k, "k", "TopKAccuracy", minimum=1)
         super().__init__()
 
+    def problem(self, loss, outputs: int) -> str | None:
+        reason = super().problem(loss, outputs)
+        if reason is None and self.k >= outputs:
+            return (f"{self.name} with k={self.k} on a model with {outputs} outputs counts every sample "
+                    f"as a hit; use a k below {outputs} (TopKAccuracy(k=...)), or 'accuracy'")
+        return reason
 
     def update(self, pred, target) -> None:
         xp = namespace_of(pred=pred, target=target)
@@ -451,3 +521,14 @@ def for_loss(spec, loss, where: str) -> list[Metric]:
         raise ValueError(f"{where}: metrics lists {names}; each metric may appear once")
     return found
 
+
+def check_compatible(metric_list, loss, probe, where: str) -> None:
+    """Refuse, before any training step, a metric that cannot be computed for ``loss`` on a
+    model whose output for one sample is ``probe`` (or whose output width is the int
+    ``probe``): a ValueError naming ``where``, the metric and the loss, and what to use
+    instead. The rules are each metric's ``compares`` (module docstring) and ``problem``."""
+    outputs = probe if isinstance(probe, int) else (probe.shape[-1] if probe.ndim > 1 else 1)
+    for metric in metric_list:
+        reason = metric.problem(loss, outputs)
+        if reason is not None:
+            raise ValueError(f"{where}: metric {metric.name!r} does not fit {_loss_name(loss)}: {reason}")
