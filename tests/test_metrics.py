@@ -350,6 +350,15 @@ def test_check_compatible_names_the_place_metric_and_loss():
         metrics.check_compatible([metrics.Precision()], losses.CrossEntropy(), 3, "fit")
 
 
+def test_every_built_in_metric_declares_what_it_compares_and_a_user_metric_is_not_checked():
+    assert all(cls.compares is not None for cls in METRIC_CLASSES)
+
+    class Hits(metrics.Metric):  # a user's metric: declares nothing, so nothing is refused
+        name = "hits"
+
+    metrics.check_compatible([Hits()], losses.CrossEntropy(), 1, "fit")
+
+
 # ---------------------------------------------------------------- errors
 
 def test_errors(xp):

@@ -6,7 +6,8 @@ that does not cancel: counts and sums of non-negative terms, and for R² the mea
 squared deviations combined batch by batch with Chan et al.'s parallel formula (never
 ``sum(y²) - sum(y)²/n``, which loses every digit on targets far from zero).
 
-Each metric declares what it compares (``compares``), and ``check_compatible`` refuses a
+Each metric declares what it compares (``compares``; a metric that declares nothing, such as
+a user's subclass of ``Metric``, is not checked), and ``check_compatible`` refuses a
 metric that cannot be computed from a loss's targets and the model's outputs before the first
 step, saying what to use instead:
 
@@ -41,7 +42,7 @@ class Metric:
     """Base class: ``update(pred, target)`` per batch, ``result()`` once, ``reset()``."""
 
     name = "metric"
-    compares = "values"  # "values", "classes", "binary" or "binary or classes" (module docstring)
+    compares = None  # "values", "classes", "binary", "binary or classes" (module docstring); None: unchecked
 
     def __init__(self):
         self._target_kind = None  # the bound loss's target_kind, None when unbound
@@ -63,6 +64,8 @@ class Metric:
         (with what to use instead), or None when it can."""
         kind, predicts = loss.target_kind, loss.prediction_kind
         loss_name = _loss_name(loss)
+        if self.compares is None:  # a metric that declares nothing is not checked
+            return None
         if self.compares == "values":
             if kind == "class_labels":
                 return (f"{self.name} compares outputs with targets of the same shape (a regression "
@@ -188,6 +191,7 @@ class MeanAbsoluteError(Metric):
     over outputs); the differences are taken in float64, so float32 batches lose nothing."""
 
     name = "mae"
+    compares = "values"
 
     def update(self, pred, target) -> None:
         xp = namespace_of(pred=pred, target=target)
@@ -200,6 +204,7 @@ class MeanSquaredError(Metric):
     squared in float64, so float32 differences beyond 1.8e19 do not overflow to inf."""
 
     name = "mse"
+    compares = "values"
 
     def update(self, pred, target) -> None:
         xp = namespace_of(pred=pred, target=target)
@@ -220,6 +225,7 @@ class R2(Metric):
     """
 
     name = "r2"
+    compares = "values"
 
     def update(self, pred, target) -> None:
         xp = namespace_of(pred=pred, target=target)
