@@ -138,7 +138,7 @@ def test_validation_data_checked_like_training_data(xp):
 def test_unknown_names(xp):
     assert_fit_refused(r"fit: loss: unknown loss 'hinge'", loss="hinge")
     assert_fit_refused(r"fit: optimizer: .*'adamax'", optimizer="adamax")
-    assert_fit_refused(r"fit: metrics: unknown metric 'f1'", metrics=("f1",))
+    assert_fit_refused(r"fit: metrics: unknown metric 'f2'", metrics=("f2",))
 
 
 def test_missing_optimizer(xp):

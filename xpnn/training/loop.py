@@ -435,6 +435,7 @@ def fit(model, X, y, *, loss, optimizer=None, epochs: int = 1, batch_size: int |
 
     check_output_for_loss(model, loss, where)
     X, y, weights = checked_pair(model, X, y, loss, where, sample_weight=sample_weight, class_weight=class_weight)
+    metrics_module.check_compatible(metric_list, loss, model(X[:1, ...]), where)
     validation = None
     if validation_data is not None:
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
@@ -512,4 +513,5 @@ def evaluate(model, X, y, *, loss, metrics="auto", batch_size: int | None = None
     metric_list = metrics_module.for_loss(metrics, loss, where)
     check_output_for_loss(model, loss, where)
     X, y, weights = checked_pair(model, X, y, loss, where, sample_weight=sample_weight)
+    metrics_module.check_compatible(metric_list, loss, model(X[:1, ...]), where)
     return evaluate_arrays(model, X, y, loss, metric_list, batch_size, weights)
