@@ -247,9 +247,17 @@ def test_thresholded_metrics_take_the_loss_threshold_by_every_route(xp, name, ro
     assert result[name] == pytest.approx(expected)
 
 
+class PassThrough(xpnn.Layer):
+    """The identity, as a layer xpnn does not judge: ``fit`` refuses a linear Dense output fed
+    to a loss on probabilities, and here the inputs are the probabilities."""
+
+    def forward(self, x, training=True):
+        return x, lambda dout: dout
+
+
 def test_probabilities_are_split_at_one_half_and_a_given_threshold_wins(xp):
     X = np.array([0.2, 0.4, 0.3, 0.9, 0.6, 0.1, 0.55, 0.8]).reshape(-1, 1)
-    model = identity_model()
+    model = xpnn.Model(identity_model()[0], PassThrough())
     loss = losses.BinaryCrossEntropy(from_logits=False)
     assert model.evaluate(X, ISSUE_LABELS, loss=loss, metrics=["accuracy"])["binary_accuracy"] == pytest.approx(0.625)
     chosen = model.evaluate(X, ISSUE_LABELS, loss=loss, metrics=[metrics.BinaryAccuracy(threshold=0.35)])
