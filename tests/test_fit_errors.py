@@ -237,3 +237,48 @@ def test_callback_arguments_are_checked_when_made():
         xpnn.EarlyStopping(monitor=3)
     with pytest.raises(TypeError, match="ModelCheckpoint: monitor must be a non-empty str naming a logged value"):
         xpnn.ModelCheckpoint("x.ckpt", monitor="")
+
+
+# ---------------------------------------------------------------- issue 18, items 6 and 7
+
+@pytest.mark.parametrize("rows, message", [
+    # the issue's case: negated one-hot rows trained to a loss of -1.37
+    (lambda labels: -np.eye(3)[labels], r"fit: y holds probability rows for cross-entropy, so its values must lie in \[0, 1\]"),
+    (lambda labels: 0.5 * np.eye(3)[labels], r"fit: y holds probability rows .* each row must sum to 1; row 0 sums to 0.5"),
+    (lambda labels: np.full((len(labels), 3), 0.4), r"row 0 sums to 1.2"),
+])
+def test_probability_targets_for_cross_entropy_are_checked(xp, rows, message):
+    _, labels = data()
+    assert_fit_refused(message, y=rows(labels))
+
+
+def test_smoothed_probability_rows_are_accepted(xp):
+    X, labels = data()
+    rows = np.eye(3)[labels] * 0.9 + 0.1 / 3
+    small_model().fit(X, rows.astype("float32"), loss="cross_entropy", optimizer="sgd", verbose=0)
+
+
+@pytest.mark.parametrize("where", ["X", "y"])
+def test_values_that_overflow_float32_are_named_as_such(xp, where):
+    """1e39 is finite in float64 and infinite in the model's float32: the check runs after the
+    cast, and says the value overflows (the issue: y = 1e39 passed, and NaN weights followed)."""
+    X, _ = data()
+    y = np.ones((12, 3))
+    (X if where == "X" else y)[4, 1] = 1e39
+    with _no_warnings():
+        assert_fit_refused(rf"fit: {where} has values too large for float32 \(they overflow to infinity; its largest "
+                           r"finite value is 3.403e\+38\); scale them first", X=X, y=y, loss="mse")
+
+
+class _no_warnings:
+    """NumPy's own 'overflow encountered in cast' warning must not come before the error."""
+
+    def __enter__(self):
+        import warnings
+
+        self._catcher = warnings.catch_warnings()
+        self._catcher.__enter__()
+        warnings.simplefilter("error")
+
+    def __exit__(self, *exc):
+        return self._catcher.__exit__(*exc)

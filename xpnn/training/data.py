@@ -8,6 +8,8 @@ once, never per batch.
 
 from __future__ import annotations
 
+import warnings
+
 from ..backend import asarray, dtype_name, namespace_of, resolve_dtype
 
 
@@ -42,8 +44,9 @@ def features(X, arg: str, where: str, dtype, width=None):
         raise ValueError(f"{where}: {arg} is empty (shape {tuple(array.shape)}); it needs at least one sample")
     if not xp.isdtype(array.dtype, ("real floating", "integral", "bool")):
         raise TypeError(f"{where}: {arg} must be numeric, got dtype {dtype_name(array.dtype)}")
+    finite_before = not xp.isdtype(array.dtype, "real floating") or bool(xp.all(xp.isfinite(array)))
     array = _as_dtype(xp, array, dtype)
-    _require_finite(xp, array, arg, where)
+    _require_finite(xp, array, arg, where, before_cast=finite_before)
     return array
 
 
@@ -67,8 +70,30 @@ def targets(y, arg: str, where: str, *, samples: int, loss, outputs: int, dtype)
     if array.ndim == 1 and outputs == 1:
         array = xp.reshape(array, (samples, 1))  # one regression target per sample
     if loss.target_kind == "class_labels":
-        return _as_dtype(xp, array, dtype)
-    return array if xp.isdtype(array.dtype, "integral") or array.dtype == dtype else xp.astype(array, dtype)
+        array = _as_dtype(xp, array, dtype)
+        _require_finite(xp, array, arg, where, before_cast=True)
+        _require_probability_rows(xp, array, arg, where)
+        return array
+    if xp.isdtype(array.dtype, "integral") or array.dtype == dtype:
+        return array
+    cast = _as_dtype(xp, array, dtype)
+    _require_finite(xp, cast, arg, where, before_cast=True)  # 1e39 is finite, but not in float32
+    return cast
+
+
+def _require_probability_rows(xp, rows, arg, where):
+    """Cross-entropy's probability targets: every entry in [0, 1], every row summing to 1
+    (within 1e-3, room for rounded or smoothed labels), as its docstring promises."""
+    low, high = float(xp.min(rows)), float(xp.max(rows))
+    if low < 0 or high > 1:
+        raise ValueError(f"{where}: {arg} holds probability rows for cross-entropy, so its values must lie "
+                         f"in [0, 1]; got values from {low:.4g} to {high:.4g} (integer class labels of "
+                         f"shape (samples,) are the other choice)")
+    sums = xp.sum(xp.astype(rows, xp.float64), axis=-1)
+    worst = int(xp.argmax(xp.abs(sums - 1.0)))
+    if abs(float(sums[worst]) - 1.0) > 1e-3:
+        raise ValueError(f"{where}: {arg} holds probability rows for cross-entropy, so each row must sum "
+                         f"to 1; row {worst} sums to {float(sums[worst]):.6g}")
 
 
 def _class_labels(xp, labels, arg, where, classes):
@@ -106,13 +131,24 @@ def _on_backend(data, arg, where):
 
 
 def _as_dtype(xp, array, dtype):
-    return array if array.dtype == dtype else xp.astype(array, resolve_dtype(xp, dtype))
+    if array.dtype == dtype:
+        return array
+    with warnings.catch_warnings():  # an overflow is reported by _require_finite, with the fix
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return xp.astype(array, resolve_dtype(xp, dtype))
 
 
-def _require_finite(xp, array, arg, where):
+def _require_finite(xp, array, arg, where, before_cast=False):
+    """Refuse NaN or infinity in ``array``; ``before_cast=True`` when the values were finite
+    before the cast to the model's dtype, so infinity means they overflowed it."""
     finite = xp.isfinite(array)
     if bool(xp.all(finite)):
         return
+    if before_cast:
+        raise ValueError(
+            f"{where}: {arg} has values too large for {dtype_name(array.dtype)} (they overflow to "
+            f"infinity; its largest finite value is {float(xp.finfo(array.dtype).max):.4g}); scale them first"
+        )
     nan = int(xp.sum(xp.astype(xp.isnan(array), xp.int64)))
     inf = int(xp.sum(xp.astype(xp.isinf(array), xp.int64)))
     rows = xp.reshape(finite, (array.shape[0], -1)) if array.ndim > 1 else xp.reshape(finite, (-1, 1))
