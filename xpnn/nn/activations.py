@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import inspect
 import math
+import numbers
 
 from ..backend import asarray, dtype_name, namespace_of, ops_for
 from ..utils.registry import Registry
-from ..utils.validation import check_float_array, check_int, check_number
+from ..utils.validation import check_float_array, check_float_dtype, check_int, check_number, check_output_shape
 from . import special
 from .layer import Layer
 from .parameter import Parameter
@@ -54,7 +55,10 @@ class Activation(Layer):
         z_kept = x if fn.saves in ("input", "both") else None
         a_kept = a if fn.saves in ("output", "both") else None
 
+        where = f"{type(self).__name__}.backward"
+
         def backward(dout):
+            check_output_shape(dout, a, where)
             return fn.backward(xp, dout, z_kept, a_kept, hyper)
 
         return a, backward
@@ -134,7 +138,9 @@ class ActivationFunction:
         values = {**self.hyper_defaults, **given}
         if self.check is not None:
             self.check(self.name, **values)
-        return values
+        # plain Python floats: a NumPy scalar would be saved as one and fail on array_api_strict
+        return {key: float(value) if isinstance(value, numbers.Real) and not isinstance(value, bool) else value
+                for key, value in values.items()}
 
     def __call__(self, z, **hyper):
         xp = namespace_of(z=z)
@@ -441,6 +447,7 @@ class PReLU(Layer):
     def __init__(self, num_parameters: int = 1, init: float = 0.25, *, dtype="float32"):
         check_int(num_parameters, "num_parameters", "PReLU", minimum=1)
         init = check_number(init, "init", "PReLU")
+        check_float_dtype(dtype, "dtype", "PReLU")
         self.alpha = Parameter(asarray([init] * num_parameters, dtype=dtype), name="alpha")
 
     def forward(self, x, training: bool = True):
@@ -457,6 +464,7 @@ class PReLU(Layer):
         a = xp.where(positive, x, alpha.value * x)
 
         def backward(dout):
+            check_output_shape(dout, a, "PReLU.backward")
             if alpha.trainable:
                 contribution = xp.where(positive, 0.0, dout * x)
                 axes = tuple(range(x.ndim - 1)) if n != 1 else None

@@ -13,9 +13,22 @@ import math
 
 from ..backend import asarray, namespace, resolve_dtype, rng as host_rng
 from ..utils.registry import Registry
+from ..utils.validation import check_float_dtype, check_number
+
+
+def _shape(shape, where: str) -> tuple:
+    """``shape`` as a tuple of ints >= 1: an empty axis would divide by a fan of 0."""
+    try:
+        dims = tuple(shape)
+    except TypeError:
+        raise TypeError(f"{where}: shape must be a tuple of ints, got {shape!r:.60}") from None
+    if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in dims):
+        raise ValueError(f"{where}: shape must be a tuple of ints >= 1, got {dims!r:.60}")
+    return dims
 
 
 def _fans(shape: tuple) -> tuple[int, int]:
+    shape = _shape(shape, "init")
     if len(shape) == 0:
         return 1, 1
     if len(shape) == 1:
@@ -25,12 +38,14 @@ def _fans(shape: tuple) -> tuple[int, int]:
 
 
 def constant(value: float):
-    """An initialiser filling every entry with ``value`` (draws no random numbers)."""
-    value = float(value)
+    """An initialiser filling every entry with ``value``, a finite number (draws no random
+    numbers)."""
+    value = check_number(value, "value", "init.constant")
 
     def fill(shape, *, rng=None, dtype="float32"):
         xp = namespace()
-        return xp.full(tuple(shape), value, dtype=resolve_dtype(xp, dtype))
+        check_float_dtype(dtype, "dtype", "init.constant")
+        return xp.full(_shape(shape, "init.constant"), value, dtype=resolve_dtype(xp, dtype))
 
     fill.__name__ = "constant"
     return fill
@@ -43,11 +58,20 @@ ones.__name__ = "ones"
 
 
 def uniform(shape, *, low=-0.05, high=0.05, rng=None, dtype="float32"):
-    return asarray(host_rng(rng).uniform(low, high, size=tuple(shape)), dtype=dtype)
+    """U(low, high) for finite low < high."""
+    low, high = check_number(low, "low", "init.uniform"), check_number(high, "high", "init.uniform")
+    if not low < high:
+        raise ValueError(f"init.uniform: low must be below high, got low={low}, high={high}")
+    check_float_dtype(dtype, "dtype", "init.uniform")
+    return asarray(host_rng(rng).uniform(low, high, size=_shape(shape, "init.uniform")), dtype=dtype)
 
 
 def normal(shape, *, mean=0.0, std=0.05, rng=None, dtype="float32"):
-    return asarray(host_rng(rng).normal(mean, std, size=tuple(shape)), dtype=dtype)
+    """N(mean, std^2) for a finite mean and std > 0."""
+    mean = check_number(mean, "mean", "init.normal")
+    std = check_number(std, "std", "init.normal", low=0, low_open=True)
+    check_float_dtype(dtype, "dtype", "init.normal")
+    return asarray(host_rng(rng).normal(mean, std, size=_shape(shape, "init.normal")), dtype=dtype)
 
 
 def xavier_uniform(shape, *, rng=None, dtype="float32"):

@@ -57,6 +57,9 @@ class Loss:
     def forward(self, pred, target, sample_weight=None):
         xp = namespace_of(pred=pred, target=target)
         check_float_array(xp, pred, "pred", type(self).__name__)
+        if pred.ndim == 0 or _count(pred) == 0:
+            raise ValueError(f"{type(self).__name__}: pred has shape {tuple(pred.shape)}; a loss needs a batch "
+                             "of at least one sample with at least one value")
         if sample_weight is None:
             return self._forward(xp, pred, target)
         return self._weighted_forward(xp, pred, target, sample_weight)

@@ -414,6 +414,9 @@ def fit(model, X, y, *, loss, optimizer=None, epochs: int = 1, batch_size: int |
     validation_split = check_number(validation_split, "validation_split", where, low=0, high=1, high_open=True)
     if verbose not in (0, 1, 2):
         raise ValueError(f"{where}: verbose must be 0 (silent), 1 (a line per epoch, with a bar on a terminal) or 2 (a line per epoch), got {verbose!r}")
+    if isinstance(callbacks, Callback) or not isinstance(callbacks, (list, tuple, type(None))):
+        hint = f"; wrap it in a list: callbacks=[{type(callbacks).__name__}(...)]" if isinstance(callbacks, Callback) else ""
+        raise TypeError(f"{where}: callbacks must be a list of xpnn Callbacks, got {type(callbacks).__name__}{hint}")
     callbacks = list(callbacks or ())
     for index, callback in enumerate(callbacks):
         if not isinstance(callback, Callback):

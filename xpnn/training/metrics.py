@@ -510,8 +510,10 @@ def for_loss(spec, loss, where: str) -> list[Metric]:
         spec = ("accuracy",) if loss.target_kind in ("class_labels", "binary") else ()
     if spec is None:
         spec = ()
-    if isinstance(spec, (str, Metric)):
+    if isinstance(spec, (str, Metric)) or (isinstance(spec, type) and issubclass(spec, Metric)):
         spec = (spec,)
+    if not isinstance(spec, (list, tuple)):
+        raise TypeError(f"{where}: metrics must be a name, a Metric, or a list of them, got {spec!r:.60}")
     found = []
     for item in spec:
         if isinstance(item, str) and normalize(item) in ("accuracy", "acc") and loss.target_kind == "binary":

@@ -52,6 +52,18 @@ def _interval(low, high, low_open, high_open) -> str:
     return f"in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
 
 
+def check_float_dtype(dtype, arg: str, where: str) -> str:
+    """'float32' or 'float64' (a name or a dtype of any backend), as its name: weights and
+    activations hold real floating numbers. TypeError otherwise."""
+    try:
+        name = dtype_name(dtype)
+    except Exception:  # noqa: BLE001 - any object: the message below says what is accepted
+        name = None
+    if name not in ("float32", "float64"):
+        raise TypeError(f"{where}: {arg} must be 'float32' or 'float64', got {dtype!r:.60}")
+    return name
+
+
 def check_optional_number(value, arg: str, where: str, **bounds):
     """None, or a number as ``check_number`` accepts it."""
     return None if value is None else check_number(value, arg, where, **bounds)
@@ -148,8 +160,11 @@ def check_batch_of_features(x, features: int, count_name: str, where: str) -> No
 
 
 def check_output_shape(dout, out, where: str) -> None:
-    """A backward pass gets a gradient shaped like the output it is the gradient of."""
-    if tuple(dout.shape) != tuple(out.shape):
-        raise ValueError(
-            f"{where}: dout has shape {tuple(dout.shape)}, expected the output shape {tuple(out.shape)}"
-        )
+    """A backward pass gets a gradient shaped like the output it is the gradient of, and of
+    its dtype (a float64 gradient would silently promote a float32 layer's gradients)."""
+    if tuple(getattr(dout, "shape", ())) != tuple(out.shape) or not hasattr(dout, "dtype"):
+        got = f"shape {tuple(dout.shape)}" if hasattr(dout, "shape") else f"a {type(dout).__name__}"
+        raise ValueError(f"{where}: dout has {got}, expected the output shape {tuple(out.shape)}")
+    if dout.dtype != out.dtype:
+        raise TypeError(f"{where}: dout has dtype {dtype_name(dout.dtype)}, expected the output's "
+                        f"{dtype_name(out.dtype)}")

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from ...backend import dtype_name, namespace_of
 from ...utils.validation import (
-    check_batch_of_features, check_bool, check_float_array, check_int, check_number, check_output_shape,
-    check_same_dtype,
+    check_batch_of_features, check_bool, check_float_array, check_float_dtype, check_int, check_number,
+    check_output_shape, check_same_dtype,
 )
 from .. import init
 from ..layer import Layer
@@ -42,8 +42,7 @@ def _standardize_backward(xp, dxhat, xhat, invstd, axis: int):
 def _check_options(where: str, eps, affine, affine_name: str, dtype) -> float:
     eps = check_number(eps, "eps", where, low=0, low_open=True)
     check_bool(affine, affine_name, where)
-    if dtype_name(dtype) not in ("float32", "float64"):
-        raise TypeError(f"{where}: dtype must be 'float32' or 'float64', got {dtype!r}")
+    check_float_dtype(dtype, "dtype", where)
     return eps
 
 

@@ -1,0 +1,106 @@
+"""Issue 18, items 10 to 12: wrong types and values get a named, typed error when made or
+called, never a raw Python error, a silent cast, or a broadcast."""
+
+import numpy as np
+import pytest
+
+import xpnn
+from xpnn import init
+
+
+# ---------------------------------------------------------------- 10: numbers, flags, dtypes
+
+@pytest.mark.parametrize("make, error, message", [
+    (lambda: xpnn.LeakyReLU(alpha="0.5"), TypeError, "leaky_relu: alpha must be a number, got '0.5'"),
+    (lambda: xpnn.ELU(alpha=True), TypeError, "elu: alpha must be a number, got True"),
+    (lambda: xpnn.BinaryCrossEntropy(from_logits="no"), TypeError, "from_logits must be True or False, got 'no'"),
+    (lambda: xpnn.CrossEntropy(from_logits=1), TypeError, "from_logits must be True or False"),
+    (lambda: xpnn.ModelCheckpoint(None), TypeError, "ModelCheckpoint: path must be a str or os.PathLike, got NoneType"),
+    (lambda: xpnn.Dense(3, 2, dtype="int32"), TypeError, "Dense: dtype must be 'float32' or 'float64', got 'int32'"),
+    (lambda: xpnn.Dense(3, 2, dtype="bool"), TypeError, "Dense: dtype must be 'float32' or 'float64'"),
+    (lambda: xpnn.PReLU(dtype="int64"), TypeError, "PReLU: dtype must be 'float32' or 'float64'"),
+    (lambda: xpnn.BatchNorm(3, dtype="int64"), TypeError, "BatchNorm: dtype must be 'float32' or 'float64'"),
+    (lambda: init.constant(float("nan")), ValueError, "init.constant: value must be finite, got nan"),
+    (lambda: init.constant("1"), TypeError, "init.constant: value must be a number"),
+    (lambda: init.zeros((0, 3)), ValueError, r"init.constant: shape must be a tuple of ints >= 1, got \(0, 3\)"),
+    (lambda: init.he_normal((0, 3)), ValueError, r"shape must be a tuple of ints >= 1, got \(0, 3\)"),
+    (lambda: init.normal((2, 2), std=0), ValueError, "init.normal: std must be > 0"),
+    (lambda: init.uniform((2, 2), low=1, high=1), ValueError, "init.uniform: low must be below high"),
+    (lambda: init.normal((2, 2), dtype="int32"), TypeError, "init.normal: dtype must be 'float32' or 'float64'"),
+    (lambda: xpnn.EarlyStopping(monitor=None), TypeError, "EarlyStopping: monitor must be a non-empty str"),
+])
+def test_constructors_refuse_what_they_cannot_use(make, error, message):
+    with pytest.raises(error, match=message):
+        make()
+
+
+def test_numpy_scalars_are_stored_as_plain_floats(xp, tmp_path):
+    """A NumPy scalar hyper-parameter was kept as one: saved, then failing on array_api_strict."""
+    layer = xpnn.LeakyReLU(alpha=np.float32(0.25))
+    assert type(layer.hyper["alpha"]) is float and layer.hyper["alpha"] == 0.25
+    model = xpnn.Model(xpnn.Dense(2, 2, activation=xpnn.ELU(alpha=np.float64(0.5))), layer)
+    model.save(tmp_path / "m.xpnn")
+    loaded = xpnn.load(tmp_path / "m.xpnn")
+    assert type(loaded.layers[1].hyper["alpha"]) is float
+    x = xpnn.asarray(np.array([[-1.0, 2.0]]), dtype="float32")
+    np.testing.assert_array_equal(xpnn.to_numpy(loaded(x)), xpnn.to_numpy(model(x)))
+
+
+# ---------------------------------------------------------------- 11: every backward checks dout
+
+def _forward(layer, shape=(4, 3)):
+    x = xpnn.asarray(np.random.default_rng(0).normal(size=shape), dtype="float32")
+    return layer.forward(x, training=True)
+
+
+BACKWARD_LAYERS = {
+    "ReLU": lambda: xpnn.ReLU(), "Sigmoid": lambda: xpnn.Sigmoid(), "Softmax": lambda: xpnn.Softmax(),
+    "GELU": lambda: xpnn.GELU(), "PReLU": lambda: xpnn.PReLU(), "Dense": lambda: xpnn.Dense(3, 3),
+    "BatchNorm": lambda: xpnn.BatchNorm(3), "LayerNorm": lambda: xpnn.LayerNorm(3),
+    "Dropout": lambda: xpnn.Dropout(0.5), "Residual": lambda: xpnn.Residual(xpnn.Dense(3, 3)),
+    "Sequential": lambda: xpnn.Sequential(xpnn.Dense(3, 3), xpnn.Tanh()),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BACKWARD_LAYERS))
+def test_a_backward_refuses_a_gradient_of_another_shape(xp, name):
+    """The issue's case: a (1, 3) gradient for a (4, 3) output was broadcast without a word."""
+    _, backward = _forward(BACKWARD_LAYERS[name]())
+    with pytest.raises(ValueError, match=r"dout has shape \(1, 3\), expected (the output shape )?\(4, 3\)"):
+        backward(xpnn.asarray(np.ones((1, 3)), dtype="float32"))
+
+
+@pytest.mark.parametrize("name", ["ReLU", "Sigmoid", "Softmax", "GELU", "PReLU", "Dense"])
+def test_a_backward_refuses_a_gradient_of_another_dtype(xp, name):
+    _, backward = _forward(BACKWARD_LAYERS[name]())
+    with pytest.raises(TypeError, match="dout has dtype float64, expected the output's float32"):
+        backward(xpnn.asarray(np.ones((4, 3)), dtype="float64"))
+
+
+# ---------------------------------------------------------------- 12: named errors, not raw ones
+
+def _fit(**arguments):
+    X, y = np.random.default_rng(0).normal(size=(12, 3)), np.arange(12) % 3
+    settings = dict(loss="cross_entropy", optimizer="sgd", verbose=0)
+    settings.update(arguments)
+    xpnn.Model(xpnn.Dense(3, 3)).fit(X, y, **settings)
+
+
+@pytest.mark.parametrize("arguments, error, message", [
+    ({"callbacks": xpnn.EarlyStopping(monitor="loss")}, TypeError,
+     r"fit: callbacks must be a list of xpnn Callbacks, got EarlyStopping; wrap it in a list"),
+    ({"callbacks": "early"}, TypeError, "fit: callbacks must be a list of xpnn Callbacks, got str"),
+    ({"metrics": 3}, TypeError, "fit: metrics must be a name, a Metric, or a list of them, got 3"),
+])
+def test_fit_arguments_of_the_wrong_type(arguments, error, message):
+    with pytest.raises(error, match=message):
+        _fit(**arguments)
+
+
+@pytest.mark.parametrize("loss", [xpnn.MSE(), xpnn.MAE(), xpnn.Huber(), xpnn.BinaryCrossEntropy(), xpnn.CrossEntropy()])
+def test_a_loss_of_an_empty_batch_is_a_value_error(xp, loss):
+    """It was a ZeroDivisionError."""
+    pred = xpnn.asarray(np.zeros((0, 2)), dtype="float32")
+    target = xpnn.asarray(np.zeros(0, dtype=np.int64) if isinstance(loss, xpnn.CrossEntropy) else np.zeros((0, 2)))
+    with pytest.raises(ValueError, match=rf"{type(loss).__name__}: pred has shape \(0, 2\); a loss needs a batch"):
+        loss(pred, target)
