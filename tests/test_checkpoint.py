@@ -459,3 +459,32 @@ def test_a_model_file_with_bad_arrays_is_refused(tmp_path, case):
         xpnn.load(path)
     with pytest.raises(ValueError, match=message):
         xpnn.Model(xpnn.Dense(3, 2)).load_weights(path)
+
+
+def test_a_read_only_destination_is_not_replaced(xp, tmp_path):
+    """Issue 18, item 1: renaming over a read-only file succeeds, so saving replaced it."""
+    path = tmp_path / "kept.xpnn"
+    xpnn.Model(xpnn.Dense(2, 2)).save(path)
+    before = path.read_bytes()
+    os.chmod(path, 0o444)
+    model = xpnn.Model(xpnn.Dense(2, 2))
+    for save in (model.save, model.save_weights):
+        with pytest.raises(PermissionError, match=rf"cannot write '{path}': the file is read-only"):
+            save(path)
+    for make in (xpnn.ModelCheckpoint, xpnn.callbacks.CSVLogger):  # when made, before any training
+        with pytest.raises(PermissionError, match=rf"{make.__name__}: cannot write '{path}': the file is read-only"):
+            make(path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["kept.xpnn"]  # no temporary file left
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root may write in any folder")
+def test_a_folder_without_write_permission_is_named(tmp_path):
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    os.chmod(folder, 0o555)
+    try:
+        with pytest.raises(PermissionError, match=rf"cannot write '{folder / 'm.xpnn'}': no permission to create files"):
+            xpnn.Model(xpnn.Dense(2, 2)).save(folder / "m.xpnn")
+    finally:
+        os.chmod(folder, 0o755)

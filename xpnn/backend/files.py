@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import stat
 import tempfile
 import zipfile
 
@@ -21,9 +22,18 @@ def write_atomically(path, write, *, binary: bool = True) -> None:
     only then rename it over ``path``: a process killed mid-write leaves the previous file
     intact. The file gets the permissions a plain ``open(path, "w")`` would give it: those of
     the file it replaces, else the default for new files (0666 less the umask), where the
-    temporary file alone would be readable by its owner only."""
+    temporary file alone would be readable by its owner only.
+
+    A destination the user made read-only is not replaced behind their back (renaming over
+    it would succeed): PermissionError naming it, as ``open(path, "w")`` would; so is a folder
+    xpnn may not write in, named rather than the temporary file."""
     folder = os.path.dirname(os.path.abspath(path)) or "."
-    handle, temporary = tempfile.mkstemp(prefix=".xpnn-", suffix=".tmp", dir=folder)
+    check_not_read_only(path)
+    try:
+        handle, temporary = tempfile.mkstemp(prefix=".xpnn-", suffix=".tmp", dir=folder)
+    except PermissionError:
+        raise PermissionError(f"cannot write {os.fspath(path)!r}: no permission to create files in "
+                              f"{folder!r}") from None
     try:
         os.chmod(temporary, _permissions_for(path))
         with os.fdopen(handle, "wb" if binary else "w", encoding=None if binary else "utf-8") as stream:
@@ -35,6 +45,13 @@ def write_atomically(path, write, *, binary: bool = True) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.remove(temporary)
         raise
+
+
+def check_not_read_only(path) -> None:
+    """PermissionError naming ``path`` when it is a file marked read-only: by its mode bits
+    too, since root may write anything, yet a file the user made read-only must stay so."""
+    if os.path.isfile(path) and (not os.access(path, os.W_OK) or not os.stat(path).st_mode & stat.S_IWUSR):
+        raise PermissionError(f"cannot write {os.fspath(path)!r}: the file is read-only")
 
 
 def _permissions_for(path) -> int:

@@ -22,7 +22,9 @@ import sys
 import time
 import warnings
 
-from ..backend import asarray_like, copy_of, host_namespace, is_array, to_numpy, write_atomically
+from ..backend import (
+    asarray_like, check_not_read_only, copy_of, host_namespace, is_array, to_numpy, write_atomically,
+)
 from ..optim import schedules
 from ..utils.validation import check_choice, check_int, check_monitor, check_number, check_optional_number
 from .checkpoint import save_model
@@ -142,6 +144,11 @@ def checked_file_path(path, where: str, *, template: bool = False) -> str:
     filled_later = template and "{" in path
     if not filled_later and os.path.isdir(path):
         raise IsADirectoryError(f"{where}: path {path!r} is a directory; give a file name")
+    if not filled_later:
+        try:
+            check_not_read_only(path)
+        except PermissionError as error:
+            raise PermissionError(f"{where}: {error}") from None
     folder = os.path.dirname(os.path.abspath(path))
     if not (template and "{" in folder) and not os.path.isdir(folder):
         raise FileNotFoundError(f"{where}: path {path!r}: folder {folder!r} does not exist")
