@@ -488,3 +488,34 @@ def test_a_folder_without_write_permission_is_named(tmp_path):
             xpnn.Model(xpnn.Dense(2, 2)).save(folder / "m.xpnn")
     finally:
         os.chmod(folder, 0o755)
+
+
+@pytest.mark.parametrize("interrupt_after", [1, 3])
+def test_resume_with_a_plateau_schedule_and_early_stopping_counters_is_bit_for_bit(tmp_path, interrupt_after):
+    """Issue 18: the bit-for-bit resume test had no schedule with state and no counters."""
+    X, y = blobs()
+    path = tmp_path / "run.ckpt"
+
+    def make():
+        lr = schedules.ReduceOnPlateau(0.05, monitor="val_loss", patience=1, factor=0.5, min_delta=0.05)
+        return xpnn.Adam(lr=lr), xpnn.EarlyStopping(patience=4, min_delta=0.05)
+
+    optimizer_, stopper = make()
+    straight = rich_model()
+    expected = straight.fit(X, y, optimizer=optimizer_, callbacks=[stopper], **fit_arguments(epochs=7))
+    with pytest.raises(KeyboardInterrupt):
+        first_optimizer, first_stopper = make()
+        rich_model().fit(X, y, optimizer=first_optimizer, callbacks=[first_stopper, xpnn.ModelCheckpoint(path),
+                                                                     Interrupt(interrupt_after)],
+                         **fit_arguments(epochs=7))
+    resumed_optimizer, resumed_stopper = make()
+    resumed = rich_model(seed=99)
+    history = resumed.fit(X, y, optimizer=resumed_optimizer, callbacks=[resumed_stopper, xpnn.ModelCheckpoint(path)],
+                          resume_from=path, **fit_arguments(epochs=7))
+    assert history.history == expected.history and history.stop_reason == expected.stop_reason
+    assert resumed_optimizer.lr.state_dict() == optimizer_.lr.state_dict()
+    assert optimizer_.lr.state_dict()["lr"] < 0.05  # the plateau schedule did act
+    assert (resumed_stopper.wait, resumed_stopper.best, resumed_stopper.best_epoch) == (
+        stopper.wait, stopper.best, stopper.best_epoch)
+    for name, value in host_state(resumed).items():
+        assert np.array_equal(value, host_state(straight)[name]), name

@@ -142,7 +142,11 @@ def test_binary_targets_outside_zero_one(xp):
 
 def test_validate_false_skips_value_checks_but_not_shape_checks(xp):
     loss = xpnn.CrossEntropy(validate=False)
-    loss(on_backend(np.zeros((2, 3))), xp.asarray([0, 1]))
+    out_of_range = xp.asarray([0, 5])  # refused when validating: the test fails if validate is ignored
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 2\]"):
+        xpnn.CrossEntropy()(on_backend(np.zeros((2, 3))), out_of_range)
+    loss(on_backend(np.zeros((2, 3))), out_of_range)
+    xpnn.BinaryCrossEntropy(validate=False)(on_backend(np.zeros((2, 1))), on_backend(np.array([[0.0], [2.0]])))
     with pytest.raises(ValueError, match="integer labels must have shape"):
         loss(on_backend(np.zeros((2, 3))), xp.asarray([0]))
 

@@ -230,3 +230,36 @@ def test_no_warning_in_a_normal_run(xp):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         classifier().fit(*blobs(), loss="cross_entropy", optimizer="adam", epochs=1, verbose=0)
+
+
+class _Recorder(xpnn.Layer):
+    """Identity that keeps the first feature of every training batch: the order fit feeds."""
+
+    def __init__(self):
+        self.seen = []
+
+    def forward(self, x, training=True):
+        if training:
+            self.seen.append(xpnn.to_numpy(x[:, 0]).tolist())
+        return x, lambda dout: dout
+
+
+def _epoch_orders(shuffle, seed, epochs=3):
+    recorder = _Recorder()
+    X = np.arange(12.0).reshape(12, 1)
+    model = xpnn.Sequential(recorder, xpnn.Dense(1, 1))
+    xpnn.training.fit(model, X, np.zeros(12), loss="mse", optimizer="sgd", epochs=epochs, batch_size=4,
+                      shuffle=shuffle, seed=seed, verbose=0)
+    per_epoch = [sum(recorder.seen[i:i + 3], []) for i in range(0, 3 * epochs, 3)]
+    return [[int(v) for v in order] for order in per_epoch]
+
+
+def test_every_epoch_is_reshuffled_and_a_seed_repeats_the_orders():
+    """Issue 18: reusing one permutation for every epoch passed the whole suite."""
+    orders = _epoch_orders(shuffle=True, seed=3)
+    assert all(sorted(order) == list(range(12)) for order in orders)  # a permutation of the samples
+    assert len({tuple(order) for order in orders}) == 3  # a new one each epoch
+    assert orders[0] != list(range(12))
+    assert _epoch_orders(shuffle=True, seed=3) == orders
+    assert _epoch_orders(shuffle=True, seed=4) != orders
+    assert _epoch_orders(shuffle=False, seed=3) == [list(range(12))] * 3

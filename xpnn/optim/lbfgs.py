@@ -151,6 +151,7 @@ class _Counter:
     def __call__(self, x):
         self.calls += 1
         loss, grad = self.fun(x)
+        namespace_of(x=x, grad=grad)  # a gradient of another backend: a named TypeError
         if tuple(grad.shape) != self.shape:
             raise ValueError(f"LBFGS: fun returned a gradient of shape {tuple(grad.shape)}, expected {self.shape}")
         return float(loss), grad

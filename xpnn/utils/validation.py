@@ -166,5 +166,6 @@ def check_output_shape(dout, out, where: str) -> None:
         got = f"shape {tuple(dout.shape)}" if hasattr(dout, "shape") else f"a {type(dout).__name__}"
         raise ValueError(f"{where}: dout has {got}, expected the output shape {tuple(out.shape)}")
     if dout.dtype != out.dtype:
+        namespace_of(dout=dout, output=out)  # arrays of two backends: say that, not "float32 != float32"
         raise TypeError(f"{where}: dout has dtype {dtype_name(dout.dtype)}, expected the output's "
                         f"{dtype_name(out.dtype)}")
