@@ -1,5 +1,6 @@
 """Saving, loading and resuming: exact, portable across backends, atomic, and loud about bad files."""
 
+import io
 import os
 import zipfile
 
@@ -519,3 +520,56 @@ def test_resume_with_a_plateau_schedule_and_early_stopping_counters_is_bit_for_b
         stopper.wait, stopper.best, stopper.best_epoch)
     for name, value in host_state(resumed).items():
         assert np.array_equal(value, host_state(straight)[name]), name
+
+
+# ---------------------------------------------------------------- issue 18, items 4 and 12: damaged archives
+
+def _rewritten(source, target, change_member=None, flag_bits=0, method=None):
+    """A copy of the zip archive ``source`` with one member's bytes changed, or with
+    general-purpose flag bits (1: encrypted) or a compression method set on every member."""
+    with zipfile.ZipFile(source) as archive, zipfile.ZipFile(target, "w") as out:
+        for info in archive.infolist():
+            data = archive.read(info.filename)
+            if change_member is not None and info.filename == "a0.npy":
+                data = change_member(data)
+            out.writestr(info.filename, data)
+    raw = bytearray(target.read_bytes())
+    for signature, flags_at, method_at in ((b"PK\x03\x04", 6, 8), (b"PK\x01\x02", 8, 10)):
+        at = raw.find(signature)
+        while at != -1:
+            raw[at + flags_at] |= flag_bits
+            if method is not None:
+                raw[at + method_at:at + method_at + 2] = method.to_bytes(2, "little")
+            at = raw.find(signature, at + 4)
+    target.write_bytes(bytes(raw))
+    return target
+
+
+def _huge_header(data):
+    header = np.lib.format.header_data_from_array_1_0(np.zeros((2, 2), np.float32))
+    header["shape"] = (10**6, 10**6)
+    stream = io.BytesIO()
+    np.lib.format.write_array_header_1_0(stream, header)
+    return stream.getvalue() + data[128:]
+
+
+@pytest.mark.parametrize("case, arguments, message", [
+    # the issue's case: a header declaring (10**6, 10**6) was allocated before anything else
+    ("huge header", {"change_member": _huge_header},
+     r"corrupted: member 'a0.npy' declares shape \(1000000, 1000000\) of float32 \(4,000,000,000,000 bytes\) but holds 16"),
+    ("encrypted entry", {"flag_bits": 1}, "not a readable .npz archive .*RuntimeError: File .* is encrypted"),
+    ("unknown compression", {"method": 99}, "not a readable .npz archive .*NotImplementedError: That compression method"),
+])
+def test_a_damaged_archive_is_a_named_value_error(tmp_path, case, arguments, message):
+    xpnn.Model(xpnn.Dense(2, 2)).save(tmp_path / "good.xpnn")
+    path = _rewritten(tmp_path / "good.xpnn", tmp_path / "bad.xpnn", **arguments)
+    with pytest.raises(ValueError, match=rf"{path}: {message}"):
+        xpnn.load(path)
+
+
+def test_content_that_is_not_a_dict_is_named(tmp_path):
+    from xpnn.backend import write_arrays_atomically
+
+    write_arrays_atomically(tmp_path / "list.xpnn", {}, {"format": "xpnn.model", "version": 1, "content": [1, 2]})
+    with pytest.raises(ValueError, match="list.xpnn: corrupted: its content is list, not a dict"):
+        xpnn.load(tmp_path / "list.xpnn")

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import stat
 import tempfile
 import zipfile
+import zlib
 
 import numpy
 
@@ -82,17 +84,44 @@ def _npz_contents(path) -> dict:
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path}: no such file")
     try:
+        _check_declared_sizes(path)
         loaded = numpy.load(path, allow_pickle=False)
         if not hasattr(loaded, "files"):
             raise ValueError(f"{path}: holds a single array (.npy), not an .npz archive of named arrays")
         with loaded as archive:
             return {key: archive[key] for key in archive.files}
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, KeyError) as error:
+    # zipfile's own errors for a damaged or foreign archive include RuntimeError (an
+    # encrypted entry), NotImplementedError (a compression method it lacks) and zlib.error
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, KeyError, RuntimeError, NotImplementedError,
+            zlib.error) as error:
         if str(error).startswith(f"{path}:"):
             raise
         raise ValueError(
             f"{path}: not a readable .npz archive (truncated or corrupted?): {type(error).__name__}: {error}"
         ) from None
+
+
+def _check_declared_sizes(path) -> None:
+    """Read each member's .npy header (shape, dtype) before any data, and refuse a member whose
+    header declares more bytes than the member holds: a damaged or hostile header of shape
+    (10**6, 10**6) would otherwise be allocated first (8 TB) and end in a MemoryError or a
+    killed process. Files that are not zip archives are left to numpy.load."""
+    if not zipfile.is_zipfile(path):
+        return
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            if not info.filename.endswith(".npy"):
+                continue
+            with archive.open(info) as member:
+                version = numpy.lib.format.read_magic(member)
+                read_header = (numpy.lib.format.read_array_header_1_0 if version == (1, 0)
+                               else numpy.lib.format.read_array_header_2_0)
+                shape, _, dtype = read_header(member)
+                header_size = member.tell()
+            declared = math.prod(shape) * dtype.itemsize
+            if declared > info.file_size - header_size:
+                raise ValueError(f"{path}: corrupted: member {info.filename!r} declares shape {shape} of "
+                                 f"{dtype} ({declared:,} bytes) but holds {info.file_size - header_size:,}")
 
 
 def read_npz(path, keys=None, optional=()) -> dict:

@@ -45,6 +45,8 @@ def read_file(path, kinds: tuple[str, ...]) -> dict:
         raise ValueError(f"{path}: holds {kind!r} data, expected {expected}")
     if meta.get("version") != VERSION:
         raise ValueError(f"{path}: format version {meta.get('version')!r} is not one this xpnn reads ({VERSION})")
+    if not isinstance(meta.get("content"), dict):
+        raise ValueError(f"{path}: corrupted: its content is {type(meta.get('content')).__name__}, not a dict")
     try:
         return _join_arrays(meta["content"], arrays)
     except KeyError as error:
