@@ -104,3 +104,33 @@ def test_a_loss_of_an_empty_batch_is_a_value_error(xp, loss):
     target = xpnn.asarray(np.zeros(0, dtype=np.int64) if isinstance(loss, xpnn.CrossEntropy) else np.zeros((0, 2)))
     with pytest.raises(ValueError, match=rf"{type(loss).__name__}: pred has shape \(0, 2\); a loss needs a batch"):
         loss(pred, target)
+
+
+# ---------------------------------------------------------------- 13: monitors checked before the first step
+
+@pytest.mark.parametrize("make", [
+    lambda: xpnn.EarlyStopping("recall"),
+    lambda: xpnn.ModelCheckpoint("never-written.ckpt", monitor="acc", save_best_only=True),
+    lambda: xpnn.LearningRateScheduler(xpnn.schedules.ReduceOnPlateau(0.1, monitor="accuracy")),
+], ids=["EarlyStopping", "ModelCheckpoint", "LearningRateScheduler"])
+def test_a_monitor_no_epoch_logs_is_refused_before_training(tmp_path, monkeypatch, make):
+    monkeypatch.chdir(tmp_path)
+    X, y = np.random.default_rng(0).normal(size=(12, 3)), np.random.default_rng(1).normal(size=(12, 1))
+    model = xpnn.Model(xpnn.Dense(3, 1))
+    before = model.get_weights()
+    with pytest.raises(ValueError, match=r"monitor='(recall|acc|accuracy)' is not a value this fit logs; it logs "
+                                         r"'loss', 'val_loss'"):
+        model.fit(X, y, loss="mse", optimizer="sgd", verbose=0, validation_split=0.25, callbacks=[make()])
+    np.testing.assert_array_equal(model.get_weights()[0], before[0])
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_users_callback_may_add_the_monitored_value():
+    class AddsScore(xpnn.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            logs["score"] = -float(epoch)
+
+    X, y = np.random.default_rng(0).normal(size=(12, 3)), np.random.default_rng(1).normal(size=(12, 1))
+    history = xpnn.Model(xpnn.Dense(3, 1)).fit(X, y, loss="mse", optimizer="sgd", verbose=0, epochs=4,
+                                              callbacks=[AddsScore(), xpnn.EarlyStopping("score", mode="max")])
+    assert history.stop_reason.startswith("EarlyStopping: score did not improve")

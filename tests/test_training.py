@@ -148,7 +148,7 @@ def test_early_stopping_on_a_training_metric_with_mode(xp):
     stopper = xpnn.EarlyStopping("accuracy", patience=1, restore_best_weights=False)
     assert stopper.mode == "max"
     classifier().fit(X, y, loss="cross_entropy", optimizer="adam", epochs=3, callbacks=[stopper], verbose=0)
-    with pytest.raises(ValueError, match=r"monitor='recall' is not among this epoch's logs"):
+    with pytest.raises(ValueError, match=r"monitor='recall' is not a value this fit logs; it logs 'loss', 'accuracy'"):
         classifier().fit(X, y, loss="cross_entropy", optimizer="adam", epochs=1, verbose=0,
                          callbacks=[xpnn.EarlyStopping("recall")])
 

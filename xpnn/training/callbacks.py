@@ -104,11 +104,19 @@ def _monitored(logs: dict, monitor: str, where: str) -> float:
 
 
 def _require_validation_for(monitor: str, trainer, where: str) -> None:
+    """Refuse, before the first step, a monitor that no epoch will log: a ``val_`` value
+    without validation data, or a name that is neither the loss nor a metric of this fit
+    (unless a callback of the user's own may add it to the logs)."""
     if monitor.startswith("val_") and not trainer.has_validation:
         raise ValueError(
             f"{where}: monitor={monitor!r} needs validation data; pass validation_data=(X, y) or "
             f"validation_split to fit, or monitor a training value such as 'loss'"
         )
+    keys = trainer.log_keys()
+    users_own = [c for c in trainer.callbacks if type(c).__module__ != __name__]
+    if monitor not in keys and not users_own:
+        raise ValueError(f"{where}: monitor={monitor!r} is not a value this fit logs; it logs "
+                         f"{', '.join(map(repr, keys))}")
 
 
 def _check_state_keys(state, keys) -> None:

@@ -44,6 +44,12 @@ class Trainer:
         self._saved_callbacks = []  # (callback, checked state) pairs from a checkpoint
         self._undo = None
 
+    def log_keys(self) -> list[str]:
+        """The keys every epoch's logs will hold: the loss and the metrics, and their ``val_``
+        twins when there is validation data."""
+        keys = ["loss", *(metric.name for metric in self.metrics)]
+        return keys + [f"val_{key}" for key in keys] if self.has_validation else keys
+
     def stop(self, reason: str) -> None:
         """Ask the loop to end after this epoch; ``history.stop_reason`` keeps why."""
         self.stop_training = True
