@@ -429,3 +429,19 @@ def test_a_failed_fit_leaves_a_fitted_estimator_as_it_was(estimator, bad, method
     for key, value in before.items():
         assert vars(model)[key] is value, key
     np.testing.assert_array_equal(model.predict(X), predicted)
+
+
+@pytest.mark.parametrize("parameters", [
+    {"hidden_layer_sizes": (np.int64(5),)}, {"hidden_layer_sizes": np.int64(5)}, {"hidden_layer_sizes": np.arange(3, 5)},
+    {"max_iter": np.int64(3)}, {"batch_size": np.int32(8)}, {"n_iter_no_change": np.int64(2)},
+    {"alpha": np.float32(1e-3)}, {"learning_rate_init": np.float64(0.01)}, {"random_state": np.int64(3)},
+    {"solver": "lbfgs", "max_fun": np.int64(50)}, {"solver": "sgd", "momentum": np.float16(0.5)},
+    {"early_stopping": True, "validation_fraction": np.float64(0.2)},
+])
+def test_numpy_numbers_are_accepted_where_scikit_learn_accepts_them(parameters):
+    """Issue 18, item 14: GridSearchCV over np.arange gives NumPy integers."""
+    X, y = np.random.default_rng(0).normal(size=(30, 3)), np.arange(30) % 2
+    settings = {"max_iter": 3, "random_state": 0, **parameters}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        assert MLPClassifier(**settings).fit(X, y).predict(X).shape == (30,)
