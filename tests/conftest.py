@@ -6,10 +6,14 @@ that are missing or narrowed away show up as skipped, with the reason, never sil
 
 import os
 
-import pytest
+# before anything imports scipy: scikit-learn's check_array_api_input runs only with it set
+# (tests/test_sklearn.py checks that it ran)
+os.environ.setdefault("SCIPY_ARRAY_API", "1")
 
-import xpnn
-from xpnn import backend
+import pytest  # noqa: E402
+
+import xpnn  # noqa: E402
+from xpnn import backend  # noqa: E402
 
 ALL_BACKENDS = ("numpy", "array_api_strict", "cupy")
 STATUS = backend.available_backends()

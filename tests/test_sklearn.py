@@ -5,6 +5,7 @@ curve, validation scores and predictions are scikit-learn's to rounding, for eve
 setting that draws the same random numbers.
 """
 
+import os
 import subprocess
 import sys
 import warnings
@@ -166,12 +167,28 @@ def test_lbfgs_warns_like_scikit_learn_when_it_runs_out_of_iterations():
 
 # ---------------------------------------------------------------- scikit-learn's own checks
 
+# The checks check_estimator may skip, and why; any other skip fails the test (issue 18: the
+# skips were silenced, and check_array_api_input was skipped without a word)
+EXPECTED_SKIPS = {
+    "pandas is not installed": "the optional pandas checks; they run where pandas is installed",
+    "does not have a decision_function method": "MLPClassifier has predict_proba, as scikit-learn's",
+}
+
+
 def test_check_estimator_passes_for_both_estimators(backend_name):
-    """scikit-learn's full estimator suite, on the backend under test."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for estimator in (MLPClassifier(backend=backend_name), MLPRegressor(backend=backend_name)):
+    """scikit-learn's full estimator suite, on the backend under test, with SCIPY_ARRAY_API=1
+    (set by conftest.py before scipy is imported) so that check_array_api_input runs too."""
+    from sklearn.exceptions import SkipTestWarning
+
+    assert os.environ.get("SCIPY_ARRAY_API") == "1"
+    for estimator in (MLPClassifier(backend=backend_name), MLPRegressor(backend=backend_name)):
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
             check_estimator(estimator)  # raises on the first failed check
+        skips = [str(w.message) for w in seen if issubclass(w.category, SkipTestWarning)]
+        unexpected = [skip for skip in skips if not any(reason in skip for reason in EXPECTED_SKIPS)]
+        assert not unexpected, unexpected
+        assert not any("check_array_api_input" in skip for skip in skips)
 
 
 # Where a non-default setting cannot pass a check, and why (numpy only, to keep the suite fast)
