@@ -462,3 +462,42 @@ def test_numpy_numbers_are_accepted_where_scikit_learn_accepts_them(parameters):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         assert MLPClassifier(**settings).fit(X, y).predict(X).shape == (30,)
+
+
+# ---------------------------------------------------------------- issue 18, item 5: sparse X
+
+@pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs"])
+@pytest.mark.parametrize("estimator", ["classifier", "regressor"])
+def test_sparse_input_gives_what_dense_input_gives(backend_name, solver, estimator):
+    scipy_sparse = pytest.importorskip("scipy.sparse")
+    X, y = digits(150)
+    if estimator == "regressor":
+        y = X[:, 10] + X[:, 20]
+    cls = MLPClassifier if estimator == "classifier" else MLPRegressor
+    settings = dict(hidden_layer_sizes=(8,), solver=solver, max_iter=6, random_state=0, backend=backend_name,
+                    early_stopping=solver == "adam", validation_fraction=0.2)
+    dense, sparse = cls(**settings).fit(X, y), cls(**settings).fit(scipy_sparse.csr_matrix(X), y)
+    exact = solver != "lbfgs"  # L-BFGS sums its full batch a block at a time: the same to rounding
+    for a, b in zip(dense.coefs_ + dense.intercepts_, sparse.coefs_ + sparse.intercepts_):
+        np.testing.assert_allclose(b, a, rtol=0 if exact else 1e-10, atol=0 if exact else 1e-12)
+    for matrix in (scipy_sparse.csr_matrix(X), scipy_sparse.csc_matrix(X)):
+        np.testing.assert_allclose(sparse.predict(matrix), dense.predict(X), rtol=1e-12)
+    assert sparse.score(scipy_sparse.csr_matrix(X), y) == pytest.approx(dense.score(X, y), rel=1e-12)
+
+
+def test_sparse_input_is_never_densified_whole():
+    """The issue's case, scaled down: densified whole this X takes 200 MB; a batch of 50 rows
+    takes 4 MB, and L-BFGS and predict work in blocks of at most 64 MiB."""
+    import tracemalloc
+
+    scipy_sparse = pytest.importorskip("scipy.sparse")
+    rng = np.random.default_rng(0)
+    X = scipy_sparse.random(1000, 25000, density=0.0004, format="csr", random_state=0)
+    y = rng.integers(0, 2, size=1000)
+    tracemalloc.start()
+    try:
+        MLPClassifier(hidden_layer_sizes=(4,), batch_size=50, max_iter=2, random_state=0).fit(X, y).predict(X)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 150e6, f"peak {peak / 1e6:.0f} MB"

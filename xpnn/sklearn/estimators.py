@@ -119,7 +119,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         return to_numpy(Y) > 0.5 if self.n_outputs_ == 1 else None
 
     def _score_arrays(self, xp, X, Y, weight) -> float:
-        z = self._network(X)
+        z = self._outputs(X)
         if self.out_activation_ == "softmax":
             correct = xp.argmax(z, axis=1) == xp.argmax(Y, axis=1)
         else:
@@ -236,7 +236,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         return None
 
     def _score_arrays(self, xp, X, Y, weight) -> float:
-        p = self._head.output(xp, self._network(X))
+        p = self._head.output(xp, self._outputs(X))
         if not bool(xp.all(xp.isfinite(p))):
             return float("nan")
         w = xp.ones((X.shape[0], 1), dtype=X.dtype) if weight is None else weight
