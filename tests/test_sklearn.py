@@ -28,6 +28,13 @@ from xpnn.sklearn import MLPClassifier, MLPRegressor  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
+# scikit-learn 1.7 gave its MLP sample_weight= and MLPRegressor(loss=...): the tests comparing
+# with those need it; xpnn.sklearn itself works from 1.6, the declared floor
+SKLEARN_VERSION = tuple(int(part) for part in sklearn.__version__.split(".")[:2])
+needs_sklearn_1_7 = pytest.mark.skipif(
+    SKLEARN_VERSION < (1, 7), reason=f"compares with scikit-learn >= 1.7's MLP (sample_weight, loss=); "
+                                     f"scikit-learn {sklearn.__version__} is installed")
+
 
 def digits(n=400):
     X, y = load_digits(return_X_y=True)
@@ -73,6 +80,8 @@ def test_classifier_follows_scikit_learn_to_rounding(xp, settings):
 
 @pytest.mark.parametrize("kind", ["binary", "multilabel", "sample_weight"])
 def test_binary_multilabel_and_weighted_classification_follow_scikit_learn(kind):
+    if kind == "sample_weight" and SKLEARN_VERSION < (1, 7):
+        pytest.skip(needs_sklearn_1_7.kwargs["reason"])
     X, y = digits(300)
     weight = None
     if kind == "binary":
@@ -81,14 +90,16 @@ def test_binary_multilabel_and_weighted_classification_follow_scikit_learn(kind)
         y = np.stack([y >= 5, y % 2 == 0, y == 3], axis=1).astype(int)
     else:
         weight = np.random.default_rng(0).uniform(0.1, 2.0, size=len(y))
-    ours = MLPClassifier(random_state=1, max_iter=10).fit(X, y, sample_weight=weight)
-    theirs = neural_network.MLPClassifier(random_state=1, max_iter=10).fit(X, y, sample_weight=weight)
+    fit_arguments = {} if weight is None else {"sample_weight": weight}
+    ours = MLPClassifier(random_state=1, max_iter=10).fit(X, y, **fit_arguments)
+    theirs = neural_network.MLPClassifier(random_state=1, max_iter=10).fit(X, y, **fit_arguments)
     np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-9)
     np.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X), atol=1e-9)
     np.testing.assert_array_equal(ours.predict(X), theirs.predict(X))
     assert ours.out_activation_ == theirs.out_activation_
 
 
+@needs_sklearn_1_7
 @pytest.mark.parametrize("loss", ["squared_error", "poisson"])
 def test_regressor_follows_scikit_learn_to_rounding(xp, loss):
     X, y = regression()
