@@ -170,12 +170,12 @@ def test_config_round_trip_and_repr():
 
 # ----------------------------------------------------------- bad input
 
-@pytest.mark.parametrize("shape, hint", [
-    ((32, 28, 28), ""),
-    ((32, 1, 28, 28), ""),
-    ((32, 784), ""),
+@pytest.mark.parametrize("shape", [
+    (32, 28, 28),
+    (32, 1, 28, 28),
+    (32, 784),
 ])
-def test_wrong_input_shape_names_what_was_expected(xp, shape, hint):
+def test_wrong_input_shape_names_what_was_expected(xp, shape):
     with pytest.raises(ValueError, match=rf"Conv2D: x has shape \({', '.join(map(str, shape))},?\), "
                                          r"expected \(batch, 3, height, width\) for a layer with in_channels=3"):
         xpnn.Conv2D(3, 4, 3).forward(on_backend(np.zeros(shape), dtype="float32"))
@@ -183,7 +183,7 @@ def test_wrong_input_shape_names_what_was_expected(xp, shape, hint):
 
 def test_a_missing_channel_axis_gets_a_hint(xp):
     with pytest.raises(ValueError, match=r"expected \(batch, 1, height, width\) for a layer with "
-                                         r"in_channels=1; add the channel axis with x.reshape\(32, 1, 28, 28\)"):
+                                         r"in_channels=1; add the channel axis with x.reshape\(-1, 1, 28, 28\)"):
         xpnn.Conv2D(1, 4, 3).forward(on_backend(np.zeros((32, 28, 28)), dtype="float32"))
 
 

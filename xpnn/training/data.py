@@ -18,12 +18,14 @@ def model_dtype(model, fallback="float32"):
 
 
 def features(X, arg: str, where: str, dtype):
-    """``X`` as a finite float array of shape (samples, ...) on the active backend."""
+    """``X`` as a finite float array of shape (samples, ...) on the active backend: (samples,
+    features) for Dense layers, (samples, channels, height, width) for Conv2D, any N-D."""
     array = _on_backend(X, arg, where)
     xp = namespace_of(**{arg: array})
     if array.ndim < 2:
         raise ValueError(
-            f"{where}: {arg} must have shape (samples, features), got shape {tuple(array.shape)}; "
+            f"{where}: {arg} must have shape (samples, features) or (samples, ...), such as images "
+            f"(samples, channels, height, width), got shape {tuple(array.shape)}; "
             f"reshape a single feature with {arg}.reshape(-1, 1)"
         )
     if array.shape[0] == 0:

@@ -166,7 +166,7 @@ def check_images(x, channels: int, count_name: str, where: str) -> None:
             f"(batch, {channels}, height, width) for a layer with {count_name}={channels}")
         hint = ""
         if x.ndim == 3 and channels == 1:
-            hint = f"; add the channel axis with x.reshape({x.shape[0]}, 1, {x.shape[1]}, {x.shape[2]})"
+            hint = f"; add the channel axis with x.reshape(-1, 1, {x.shape[1]}, {x.shape[2]})"
         raise ValueError(f"{where}: x has shape {tuple(x.shape)}, expected {expected}{hint}")
 
 
