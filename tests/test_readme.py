@@ -25,6 +25,11 @@ def test_training_example_runs(tmp_path, monkeypatch):
     assert {"run.ckpt", "xor.xpnn"} <= {p.name for p in tmp_path.iterdir()}
 
 
+def test_cnn_example_runs():
+    namespace = run_example("Convolutional networks")
+    assert len(namespace["history"].history["loss"]) == 2
+
+
 def test_sklearn_example_runs():
     import pytest
 
