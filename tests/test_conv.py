@@ -223,3 +223,36 @@ def test_bad_arguments(kwargs, message):
     arguments = {"in_channels": 1, "out_channels": 2, "kernel_size": 3, **kwargs}
     with pytest.raises(ValueError, match=message):
         xpnn.Conv2D(**arguments)
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel lengths")
+def test_matches_pytorch_when_it_is_installed():
+    """Outputs and gradients of Conv2D, MaxPool2D and AvgPool2D against torch's, same weights
+    (float64): the layouts and conventions carry over unchanged. Skipped without torch."""
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    x_host = host_normal(*X_SHAPE, seed=7)
+    for config in sorted(CONFIGS):
+        kernel, stride, padding, dilation, bias = CONFIGS[config]
+        layer = make(config).astype("float64")
+        out, backward = layer.forward(xpnn.asarray(x_host, dtype="float64"))
+        g = host_normal(*out.shape, seed=8)
+        dx = backward(xpnn.asarray(g, dtype="float64"))
+        x = torch.tensor(x_host, requires_grad=True)
+        w = torch.tensor(xpnn.to_numpy(layer.weight.value), requires_grad=True)
+        b = None if layer.bias is None else torch.tensor(xpnn.to_numpy(layer.bias.value), requires_grad=True)
+        expected = F.conv2d(x, w, b, stride=stride, padding=padding, dilation=dilation)
+        (expected * torch.tensor(g)).sum().backward()
+        assert_close(out, expected.detach().numpy(), name=f"{config}: output")
+        assert_close(dx, x.grad.numpy(), name=f"{config}: dx")
+        assert_close(layer.weight.grad, w.grad.numpy(), name=f"{config}: dweight")
+    pools = [(xpnn.MaxPool2D, F.max_pool2d), (xpnn.AvgPool2D, F.avg_pool2d)]
+    for (ours, theirs), (kernel, stride, padding) in [(p, c) for p in pools for c in
+                                                       [(2, None, 0), (3, 2, 1), ((2, 3), (1, 2), (1, 0))]]:
+        out, backward = ours(kernel, stride=stride, padding=padding).forward(xpnn.asarray(x_host, dtype="float64"))
+        g = host_normal(*out.shape, seed=9)
+        x = torch.tensor(x_host, requires_grad=True)
+        expected = theirs(x, kernel, stride=stride, padding=padding)
+        (expected * torch.tensor(g)).sum().backward()
+        assert_close(out, expected.detach().numpy(), name=f"{ours.__name__}: output")
+        assert_close(backward(xpnn.asarray(g, dtype="float64")), x.grad.numpy(), name=f"{ours.__name__}: dx")

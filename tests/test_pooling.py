@@ -83,7 +83,8 @@ def test_max_pool_routes_a_tie_to_the_first_maximum_in_row_major_order(xp):
 
 
 def test_overlapping_windows_add_up_at_a_shared_maximum(xp):
-    """One pixel that is the maximum of every window it is in gets the sum of their gradients."""
+    """One pixel that is the maximum of every window it is in gets the sum of their gradients;
+    a tie inside an overlapping window still goes to its first maximum."""
     x = np.zeros((1, 1, 3, 3))
     x[0, 0, 1, 1] = 9.0
     out, backward = xpnn.MaxPool2D(2, stride=1).forward(on_backend(x))
@@ -91,6 +92,10 @@ def test_overlapping_windows_add_up_at_a_shared_maximum(xp):
     expected = np.zeros((1, 1, 3, 3))
     expected[0, 0, 1, 1] = 10.0
     assert dx.tolist() == expected.tolist()
+    x = np.array([[[[2.0, 2.0, 2.0], [2.0, 2.0, 2.0]]]])  # every window all ties
+    out, backward = xpnn.MaxPool2D(2, stride=1).forward(on_backend(x))
+    dx = xpnn.to_numpy(backward(on_backend(np.array([[[[1.0, 2.0]]]]))))
+    assert dx.tolist() == [[[[1.0, 2.0, 0.0], [0.0, 0.0, 0.0]]]]
 
 
 def test_max_padding_never_wins_and_average_padding_counts(xp):

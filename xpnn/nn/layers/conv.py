@@ -29,6 +29,12 @@ def out_size(size: int, kernel: int, stride: int, dilation: int, pad_total: int)
     return (size + pad_total - dilation * (kernel - 1) - 1) // stride + 1
 
 
+def tap_slice(offset: int, dilation: int, stride: int, count: int) -> slice:
+    """The input rows (or columns) kernel tap ``offset`` reads for ``count`` outputs."""
+    start = offset * dilation
+    return slice(start, start + stride * (count - 1) + 1, stride)
+
+
 def pad2d(xp, x, pads: tuple, value: float):
     """x (N, C, H, W) with ``pads = (top, bottom, left, right)`` rows and columns of ``value``
     around each image (the array API has no ``pad``: a filled array and one slice assignment)."""
