@@ -36,7 +36,8 @@ class _Pool2D(Layer):
     def _taps(self, x):
         """(xp, the padded x, [the strided slice of every tap, row-major], scatter): tap t of
         every window is ``padded[:, :, *taps[t]]``, shaped like the output, and
-        ``scatter(parts)`` makes dL/dx from one output-shaped gradient per tap."""
+        ``scatter(parts, dout)`` makes dL/dx from one output-shaped gradient per tap (an
+        iterable: each is made as it is written, never all at once)."""
         where = type(self).__name__
         xp = namespace_of(x=x)
         check_images(x, None, "", where)
@@ -51,8 +52,8 @@ class _Pool2D(Layer):
         taps = [(tap_slice(i, 1, sh, out_h), tap_slice(j, 1, sw, out_w)) for i in range(kh) for j in range(kw)]
         padded_shape, overlapping = tuple(padded.shape), sh < kh or sw < kw
 
-        def scatter(parts):
-            dx = xp.zeros(padded_shape, dtype=parts[0].dtype, device=parts[0].device)
+        def scatter(parts, dout):
+            dx = xp.zeros(padded_shape, dtype=dout.dtype, device=dout.device)
             for (rows, columns), part in zip(taps, parts):
                 if overlapping:  # a pixel in several windows gets the sum
                     dx[:, :, rows, columns] += part
@@ -106,7 +107,7 @@ class MaxPool2D(_Pool2D):
 
         def backward(dout):
             check_output_shape(dout, out, "MaxPool2D.backward")
-            return scatter([xp.where(winner == t, dout, 0.0) for t in range(len(taps))])
+            return scatter((xp.where(winner == t, dout, 0.0) for t in range(len(taps))), dout)
 
         return out, backward
 
@@ -130,7 +131,7 @@ class AvgPool2D(_Pool2D):
         def backward(dout):
             check_output_shape(dout, out, "AvgPool2D.backward")
             share = dout / len(taps)
-            return scatter([share] * len(taps))
+            return scatter([share] * len(taps), dout)
 
         return out, backward
 
