@@ -50,6 +50,10 @@ CASES = {
         {"scale": 0.25, "rows_sum_to_one": False}),
     "erf": lambda rng, dtype: ([np.concatenate([rng.standard_normal(50) * 3, [0.0, 0.46875, -4.0, 30.0, np.nan]]).astype(dtype)], {}),
     # a size that is not a multiple of 4, a key and a counter with both 32-bit halves in use
+    # a non-square kernel, unequal strides and dilations, a padded-looking odd-sized image
+    "im2col": lambda rng, dtype: ([rng.standard_normal((3, 2, 9, 8)).astype(dtype), (3, 2), (2, 1), (1, 2)], {}),
+    "col2im": lambda rng, dtype: ([rng.standard_normal((2 * 3 * 2, 3 * 4 * 6)).astype(dtype), (3, 2, 9, 8),
+                                   (3, 2), (2, 1), (1, 2)], {}),
     "random_bits": lambda rng, dtype: ([4 * 257 + 3], {"key": 2**63 + 0x1234567, "counter": 2**33 + 5}),
 }
 OVERRIDES = [(cls, name) for cls in (NumPyOps,) for name, member in vars(cls).items()
@@ -240,3 +244,18 @@ def test_sign_and_clip_keep_nan_as_the_standard_does(xp):
     x = xpnn.asarray(np.array([np.nan, -2.0, -0.0, 0.0, 3.0, np.inf]))
     np.testing.assert_array_equal(xpnn.to_numpy(ops.sign(x)), [np.nan, -1.0, 0.0, 0.0, 1.0, 1.0])
     np.testing.assert_array_equal(xpnn.to_numpy(ops.clip(x, -1.0, 1.0)), [np.nan, -1.0, -0.0, 0.0, 1.0, 1.0])
+
+
+def test_im2col_reads_the_pixels_of_its_definition_and_col2im_is_its_adjoint(xp):
+    """Row (c, i, j), column (n, oy, ox) holds x[n, c, oy sh + i dh, ox sw + j dw]; and
+    <im2col(x), g> = <x, col2im(g)>, the identity the convolution's backward relies on."""
+    ops, rng = backend.ops_for(xp), np.random.default_rng(2)
+    x = rng.standard_normal((2, 3, 9, 8))
+    kernel, stride, dilation = (3, 2), (2, 1), (1, 2)
+    cols = xpnn.to_numpy(ops.im2col(xpnn.asarray(x, dtype="float64"), kernel, stride, dilation))
+    blocks = cols.reshape(3, 3, 2, 2, 4, 6)
+    for c, i, j, n, oy, ox in np.ndindex(blocks.shape):
+        assert blocks[c, i, j, n, oy, ox] == x[n, c, oy * 2 + i, ox + j * 2]
+    g = rng.standard_normal(cols.shape)
+    back = xpnn.to_numpy(ops.col2im(xpnn.asarray(g, dtype="float64"), x.shape, kernel, stride, dilation))
+    assert np.sum(cols * g) == pytest.approx(np.sum(x * back), rel=1e-12)

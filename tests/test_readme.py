@@ -45,6 +45,11 @@ def test_training_example_is_reproducible(tmp_path, monkeypatch):
         np.testing.assert_array_equal(first, second)
 
 
+def test_cnn_example_runs():
+    namespace = run_example("Convolutional networks")
+    assert len(namespace["history"].history["loss"]) == 2
+
+
 def test_sklearn_example_runs():
     import pytest
 

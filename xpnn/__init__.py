@@ -16,7 +16,10 @@ from .backend import BackendError, asarray, set_seed, to_numpy, use_backend
 from .nn import activations, init, losses
 from .nn.activations import LAYER_CLASSES, PReLU
 from .nn.layer import Layer
-from .nn.layers import BatchNorm, Dense, Dropout, LayerNorm, Residual, Sequential
+from .nn.layers import (
+    AvgPool2D, BatchNorm, BatchNorm2D, Conv2D, Dense, Dropout, Flatten, GlobalAvgPool2D, LayerNorm,
+    MaxPool2D, Reshape, Residual, Sequential,
+)
 from .nn.losses import MAE, MSE, BinaryCrossEntropy, CrossEntropy, Huber, Loss
 from .nn.parameter import Buffer, Parameter
 from .optim import SGD, Adam, AdamW, LBFGS, Optimizer, RMSprop, lbfgs, schedules
@@ -46,6 +49,7 @@ __all__ = [
     "BackendError", "asarray", "set_seed", "to_numpy", "use_backend",
     "Parameter", "Buffer", "Layer", "Dense", "Sequential", "Model", "load", "train_step",
     "Dropout", "BatchNorm", "LayerNorm", "Residual",
+    "Conv2D", "MaxPool2D", "AvgPool2D", "GlobalAvgPool2D", "Flatten", "Reshape", "BatchNorm2D",
     "Optimizer", "SGD", "RMSprop", "Adam", "AdamW", "LBFGS",
     "Callback", "History", "EarlyStopping", "ModelCheckpoint", "LearningRateScheduler",
     "TerminateOnNaN", "ProgressBar", "CSVLogger",

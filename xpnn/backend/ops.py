@@ -10,7 +10,10 @@ every override with it. An ``Ops`` owns whatever scratch memory its overrides ne
 - ``NumPyOps``: NumPy's ufuncs write into a given array (``out=``), so Adam's update puts
   every intermediate into one scratch array, and ``random_bits`` each Philox round into arrays
   made once per call, instead of making a new array per operation: for a large array those
-  fresh arrays come back as page faults.
+  fresh arrays come back as page faults. ``im2col`` copies every window out of one
+  ``sliding_window_view`` (3.3x the generic kh * kw stacked slices for a 5x5 convolution of
+  (64, 32, 12, 12) float32, 3.4 ms against 11.4). ``col2im`` has no override: adding the slices
+  in place with ``out=`` measured the same as the generic method (10.1 ms against 9.8).
 
 Every method here must also keep a GPU from waiting: no ``float()``/``bool()`` of an array,
 no boolean-mask indexing. That is why ``clip`` and ``sign`` are here: array-api-compat's
@@ -61,6 +64,17 @@ def _ratio(t, numerator_lead, numerator, denominator):
         num = (num + n) * t
         den = (den + d) * t
     return (num + numerator[-1]) / (den + denominator[-1])
+
+
+def _out_size(size: int, kernel: int, stride: int, dilation: int) -> int:
+    """PyTorch's output length of a convolution or pooling over an (already padded) axis."""
+    return (size - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def _window(offset: int, dilation: int, stride: int, count: int) -> slice:
+    """The input positions tap ``offset`` of the kernel reads over ``count`` outputs."""
+    start = offset * dilation
+    return slice(start, start + stride * (count - 1) + 1, stride)
 
 
 class Ops:
@@ -146,6 +160,43 @@ class Ops:
         words = xp.reshape(xp.stack([c0, c1, c2, c3], axis=1), (-1,))
         return xp.astype(words[:size], xp.uint32)
 
+    # ------------------------------------------------------------------ convolution
+    def im2col(self, x, kernel_size, stride, dilation):
+        """The patches of a convolution as the columns of one matrix, so that a convolution
+        is one matmul: ``x`` (batch, channels, height, width), already padded, gives
+        ``(channels * kh * kw, batch * out_h * out_w)``, row ``(c, i, j)`` (c slowest, the
+        order of a weight of shape (out, channels, kh, kw) flattened) holding input pixel
+        ``(c, oy * sh + i * dh, ox * sw + j * dw)`` of every sample and output position
+        ``(n, oy, ox)`` (n slowest). ``out = floor((size - d (k - 1) - 1) / s) + 1``.
+
+        Channels go first so the batch joins the output positions: the convolution is then
+        one (out, C kh kw) x (C kh kw, N out_h out_w) matmul rather than one per sample.
+        Built from kh * kw strided slices, the array API having no ``as_strided``."""
+        xp = self.xp
+        (kh, kw), (sh, sw), (dh, dw) = kernel_size, stride, dilation
+        n, c, height, width = x.shape
+        out_h, out_w = _out_size(height, kh, sh, dh), _out_size(width, kw, sw, dw)
+        channels_first = xp.permute_dims(x, (1, 0, 2, 3))
+        patches = [channels_first[:, :, _window(i, dh, sh, out_h), _window(j, dw, sw, out_w)]
+                   for i in range(kh) for j in range(kw)]
+        return xp.reshape(xp.stack(patches, axis=1), (c * kh * kw, n * out_h * out_w))
+
+    def col2im(self, cols, shape, kernel_size, stride, dilation):
+        """The adjoint of ``im2col``: each column entry added back onto the input pixel it was
+        read from (pixels read by several windows get the sum). ``shape`` is the padded input's
+        (batch, channels, height, width); returns an array of that shape. The array API has no
+        scatter-add: the kh * kw slices are added one after another, each a strided slice."""
+        xp = self.xp
+        (kh, kw), (sh, sw), (dh, dw) = kernel_size, stride, dilation
+        n, c, height, width = shape
+        out_h, out_w = _out_size(height, kh, sh, dh), _out_size(width, kw, sw, dw)
+        blocks = xp.reshape(cols, (c, kh, kw, n, out_h, out_w))
+        total = xp.zeros((c, n, height, width), dtype=cols.dtype, device=cols.device)
+        for i in range(kh):
+            for j in range(kw):
+                total[:, :, _window(i, dh, sh, out_h), _window(j, dw, sw, out_w)] += blocks[:, i, j, ...]
+        return xp.permute_dims(total, (1, 0, 2, 3))
+
     # ------------------------------------------------------------------ optimizer updates
     def sgd_momentum(self, buf, grad, *, momentum, nesterov):
         """PyTorch's momentum buffer: ``buf = momentum buf + grad`` in place; returns the
@@ -225,6 +276,20 @@ class NumPyOps(Ops):
         for column, word in enumerate((c0, c1, c2, c3)):
             words[:, column] = word
         return words.reshape(-1)[:size]
+
+    def im2col(self, x, kernel_size, stride, dilation):
+        # one strided view of every window (sliding_window_view) and one copy out of it, in
+        # the generic method's row order, instead of kh * kw slices stacked
+        (kh, kw), (sh, sw), (dh, dw) = kernel_size, stride, dilation
+        n, c, height, width = x.shape
+        out_h, out_w = _out_size(height, kh, sh, dh), _out_size(width, kw, sw, dw)
+        span = (dh * (kh - 1) + 1, dw * (kw - 1) + 1)
+        windows = numpy.lib.stride_tricks.sliding_window_view(x, span, axis=(2, 3))
+        windows = windows[:, :, : sh * (out_h - 1) + 1 : sh, : sw * (out_w - 1) + 1 : sw, ::dh, ::dw]
+        # (n, c, out_h, out_w, kh, kw) -> (c, kh, kw, n, out_h, out_w)
+        cols = numpy.empty((c, kh, kw, n, out_h, out_w), dtype=x.dtype)
+        numpy.copyto(cols, windows.transpose(1, 4, 5, 0, 2, 3))
+        return cols.reshape(c * kh * kw, n * out_h * out_w)
 
     def adam_step(self, m, v, grad, *, beta_1, beta_2, eps, scale):
         # the generic method's operations, in its order, on the same operands

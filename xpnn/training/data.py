@@ -29,8 +29,9 @@ def input_width(model):
 
 
 def features(X, arg: str, where: str, dtype, width=None):
-    """``X`` as a finite float array of shape (samples, ...) on the active backend; ``width``
-    (the model's input features, when known) makes the advice for a 1-D X the right one."""
+    """``X`` as a finite float array of shape (samples, ...) on the active backend: (samples,
+    features) for Dense layers, (samples, channels, height, width) for Conv2D, any N-D.
+    ``width`` (the model's input features, when known) makes the advice for a 1-D X the right one."""
     array = _on_backend(X, arg, where)
     xp = namespace_of(**{arg: array})
     if array.ndim < 2:
@@ -38,7 +39,8 @@ def features(X, arg: str, where: str, dtype, width=None):
         advice = (f"it looks like one sample of {width} features: use {arg}.reshape(1, -1)" if one_sample
                   else f"reshape a single feature with {arg}.reshape(-1, 1)")
         raise ValueError(
-            f"{where}: {arg} must have shape (samples, features), got shape {tuple(array.shape)}; {advice}"
+            f"{where}: {arg} must have shape (samples, features) or (samples, ...), such as images "
+            f"(samples, channels, height, width), got shape {tuple(array.shape)}; {advice}"
         )
     if array.shape[0] == 0:
         raise ValueError(f"{where}: {arg} is empty (shape {tuple(array.shape)}); it needs at least one sample")

@@ -79,6 +79,17 @@ def check_int(value, arg: str, where: str, *, minimum: int | None = None, or_els
     return int(value)
 
 
+def check_pair(value, arg: str, where: str, *, minimum: int) -> tuple[int, int]:
+    """An int or a pair (tuple or list of two) of ints, each at least ``minimum``, as a tuple
+    ``(height, width)``: how kernel sizes, strides, paddings and dilations are given."""
+    items = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+    if len(items) != 2 or any(isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < minimum
+                              for v in items):
+        kind = "a positive int" if minimum == 1 else f"an int >= {minimum}"
+        raise ValueError(f"{where}: {arg} must be {kind} or a pair of them, got {value!r:.80}")
+    return int(items[0]), int(items[1])
+
+
 def check_optional_int(value, arg: str, where: str, *, minimum: int | None = None):
     """None, or an int as ``check_int`` accepts it."""
     return None if value is None else check_int(value, arg, where, minimum=minimum, or_else=" or None")
@@ -157,6 +168,18 @@ def check_batch_of_features(x, features: int, count_name: str, where: str) -> No
             f"{where}: x has shape {tuple(x.shape)}, expected (batch, {features}) "
             f"for a layer with {count_name}={features}"
         )
+
+
+def check_images(x, channels: int, count_name: str, where: str) -> None:
+    """x must be (batch, channels, height, width), NCHW, for a layer built for
+    ``count_name=channels`` (``channels=None``: any number of channels)."""
+    if x.ndim != 4 or (channels is not None and x.shape[1] != channels):
+        expected = "(batch, channels, height, width)" if channels is None else (
+            f"(batch, {channels}, height, width) for a layer with {count_name}={channels}")
+        hint = ""
+        if x.ndim == 3 and channels == 1:
+            hint = f"; add the channel axis with x.reshape(-1, 1, {x.shape[1]}, {x.shape[2]})"
+        raise ValueError(f"{where}: x has shape {tuple(x.shape)}, expected {expected}{hint}")
 
 
 def check_output_shape(dout, out, where: str) -> None:

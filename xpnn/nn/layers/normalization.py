@@ -1,7 +1,7 @@
 """Normalisation layers: standardise x along one axis, then scale by gamma and shift by beta.
 
-BatchNorm standardises each feature over the batch (axis 0) and keeps running statistics for
-inference; LayerNorm standardises each sample over its features (the last axis). Both share
+BatchNorm standardises each feature over the batch (axis 0), or each channel of NCHW images
+over the batch, height and width (axes 0, 2, 3), and keeps running statistics for inference; LayerNorm standardises each sample over its features (the last axis). Both share
 one forward helper and one backward formula, written once below.
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from ...backend import dtype_name, namespace_of
 from ...utils.validation import (
-    check_batch_of_features, check_bool, check_float_array, check_float_dtype, check_int, check_number,
-    check_output_shape, check_same_dtype,
+    check_bool, check_float_array, check_float_dtype, check_int, check_number, check_output_shape,
+    check_same_dtype,
 )
 from .. import init
 from ..layer import Layer
@@ -48,7 +48,11 @@ def _check_options(where: str, eps, affine, affine_name: str, dtype) -> float:
 
 class BatchNorm(Layer):
     """``BatchNorm(num_features, *, momentum=0.1, eps=1e-5, affine=True, dtype="float32")``
-    for inputs of shape (batch, num_features), with PyTorch's semantics.
+    for inputs of shape (batch, num_features), or NCHW images (batch, num_features, height,
+    width), with PyTorch's semantics (``torch.nn.BatchNorm1d``, ``torch.nn.BatchNorm2d``).
+
+    For images the statistics are per channel, over the batch, height and width (n = batch
+    height width values each), and gamma/beta scale and shift each channel.
 
     Training standardises with the batch mean and biased batch variance and updates the running
     statistics (``running = (1 - momentum) running + momentum batch``, the variance unbiased by
@@ -74,9 +78,12 @@ class BatchNorm(Layer):
         gamma, beta, momentum = self.gamma, self.beta, self.momentum
         xp = namespace_of(x=x, running_mean=self.running_mean.value)
         self._check_input(xp, x, training)
-        n = x.shape[0]
+        axes = (0,) if x.ndim == 2 else (0, 2, 3)  # (batch, features) or NCHW images
+        n = x.shape[0] if x.ndim == 2 else x.shape[0] * x.shape[2] * x.shape[3]
+        # per-feature arrays broadcast over the feature axis: (C,) or (C, 1, 1)
+        along = (-1,) if x.ndim == 2 else (-1, 1, 1)
         if training:
-            xhat, invstd, mean, var = _standardize(xp, x, 0, self.eps)
+            xhat, invstd, mean, var = _standardize(xp, x, axes, self.eps)
             # Replace the arrays, never update them in place: whoever holds the old ones (a
             # snapshot for a checkpoint, an earlier closure) keeps the values it was given.
             batch_mean = xp.reshape(mean, (-1,))
@@ -85,30 +92,38 @@ class BatchNorm(Layer):
             self.running_mean.value = keep * self.running_mean.value + momentum * batch_mean
             self.running_var.value = keep * self.running_var.value + momentum * batch_var
         else:
-            invstd = 1.0 / xp.sqrt(self.running_var.value + self.eps)
-            xhat = (x - self.running_mean.value) * invstd
-        out = xhat if gamma is None else xhat * gamma.value + beta.value
+            invstd = xp.reshape(1.0 / xp.sqrt(self.running_var.value + self.eps), along)
+            xhat = (x - xp.reshape(self.running_mean.value, along)) * invstd
+        out = xhat if gamma is None else xhat * xp.reshape(gamma.value, along) + xp.reshape(beta.value, along)
 
         def backward(dout):
             check_output_shape(dout, out, "BatchNorm.backward")
             if gamma is not None and gamma.trainable:
-                gamma.accumulate(xp.sum(dout * xhat, axis=0))
+                gamma.accumulate(xp.sum(dout * xhat, axis=axes))
             if beta is not None and beta.trainable:
-                beta.accumulate(xp.sum(dout, axis=0))
-            dxhat = dout if gamma is None else dout * gamma.value
+                beta.accumulate(xp.sum(dout, axis=axes))
+            dxhat = dout if gamma is None else dout * xp.reshape(gamma.value, along)
             if training:  # the batch statistics depend on x too
-                return _standardize_backward(xp, dxhat, xhat, invstd, 0)
+                return _standardize_backward(xp, dxhat, xhat, invstd, axes)
             return dxhat * invstd  # running statistics are constants: a plain affine map
 
         return out, backward
 
+    #: the input ranks this layer takes: 2, (batch, features), and 4, NCHW images
+    _ranks = (2, 4)
+
     def _check_input(self, xp, x, training):
-        check_batch_of_features(x, self.num_features, "num_features", "BatchNorm")
-        check_float_array(xp, x, "x", "BatchNorm")
-        check_same_dtype(x, self.running_mean.value, "x", "the layer's running_mean", "BatchNorm")
+        where, c = type(self).__name__, self.num_features
+        if x.ndim not in self._ranks or x.shape[1] != c:
+            expected = " or ".join({2: f"(batch, {c})", 4: f"(batch, {c}, height, width)"}[r]
+                                   for r in self._ranks)
+            raise ValueError(f"{where}: x has shape {tuple(x.shape)}, expected {expected} "
+                             f"for a layer with num_features={c}")
+        check_float_array(xp, x, "x", where)
+        check_same_dtype(x, self.running_mean.value, "x", "the layer's running_mean", where)
         if training and x.shape[0] < 2:
             raise ValueError(
-                f"BatchNorm: training needs at least 2 samples per batch to estimate a variance, "
+                f"{where}: training needs at least 2 samples per batch to estimate a variance, "
                 f"got a batch of {x.shape[0]}; use a larger batch or forward(x, training=False)"
             )
 
@@ -120,7 +135,15 @@ class BatchNorm(Layer):
 
     def __repr__(self) -> str:
         extra = "" if self.gamma is not None else ", affine=False"
-        return f"BatchNorm({self.num_features}, momentum={self.momentum}, eps={self.eps}{extra})"
+        return f"{type(self).__name__}({self.num_features}, momentum={self.momentum}, eps={self.eps}{extra})"
+
+
+class BatchNorm2D(BatchNorm):
+    """``BatchNorm2D(num_features, ...)``: ``BatchNorm`` that accepts NCHW images only,
+    (batch, num_features, height, width), as ``torch.nn.BatchNorm2d``: statistics per channel
+    over the batch, height and width. Use it to have a 2-D input rejected by name."""
+
+    _ranks = (4,)
 
 
 class LayerNorm(Layer):
