@@ -19,6 +19,9 @@ from xpnn import init
     (lambda: xpnn.Dense(3, 2, dtype="int32"), TypeError, "Dense: dtype must be 'float32' or 'float64', got 'int32'"),
     (lambda: xpnn.Dense(3, 2, dtype="bool"), TypeError, "Dense: dtype must be 'float32' or 'float64'"),
     (lambda: xpnn.PReLU(dtype="int64"), TypeError, "PReLU: dtype must be 'float32' or 'float64'"),
+    (lambda: xpnn.Conv2D(1, 2, 3, dtype="int32"), TypeError, "Conv2D: dtype must be 'float32' or 'float64'"),
+    (lambda: xpnn.Conv2D(1, 2, 3, bias="no"), TypeError, "Conv2D: bias must be True or False"),
+    (lambda: xpnn.Dense(1, 2, bias=0), TypeError, "Dense: bias must be True or False"),
     (lambda: xpnn.BatchNorm(3, dtype="int64"), TypeError, "BatchNorm: dtype must be 'float32' or 'float64'"),
     (lambda: init.constant(float("nan")), ValueError, "init.constant: value must be finite, got nan"),
     (lambda: init.constant("1"), TypeError, "init.constant: value must be a number"),
@@ -68,6 +71,22 @@ def test_a_backward_refuses_a_gradient_of_another_shape(xp, name):
     _, backward = _forward(BACKWARD_LAYERS[name]())
     with pytest.raises(ValueError, match=r"dout has shape \(1, 3\), expected (the output shape )?\(4, 3\)"):
         backward(xpnn.asarray(np.ones((1, 3)), dtype="float32"))
+
+
+IMAGE_LAYERS = {
+    "Conv2D": lambda: xpnn.Conv2D(1, 2, 3), "MaxPool2D": lambda: xpnn.MaxPool2D(2),
+    "AvgPool2D": lambda: xpnn.AvgPool2D(2), "GlobalAvgPool2D": lambda: xpnn.GlobalAvgPool2D(),
+    "Flatten": lambda: xpnn.Flatten(), "Reshape": lambda: xpnn.Reshape((36,)), "BatchNorm2D": lambda: xpnn.BatchNorm2D(1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(IMAGE_LAYERS))
+def test_image_layers_check_the_gradient_they_are_given(xp, name):
+    out, backward = _forward(IMAGE_LAYERS[name](), shape=(2, 1, 6, 6))
+    with pytest.raises(ValueError, match=r"dout has shape \(1,"):
+        backward(xpnn.asarray(np.ones((1, *out.shape[1:])), dtype="float32"))
+    with pytest.raises(TypeError, match="dout has dtype float64, expected the output's float32"):
+        backward(xpnn.asarray(np.ones(tuple(out.shape)), dtype="float64"))
 
 
 @pytest.mark.parametrize("name", ["ReLU", "Sigmoid", "Softmax", "GELU", "PReLU", "Dense"])
