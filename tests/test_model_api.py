@@ -445,3 +445,31 @@ def test_no_warnings_from_an_ordinary_run(tmp_path):
         model = xpnn.Model(xpnn.Dense(4, 1))
         model.fit(X, y, loss="bce", optimizer="adam", verbose=0)
         model.save(tmp_path / "m.xpnn")
+
+
+@pytest.mark.parametrize("loss, kind", LOSS_CASES, ids=lambda case: repr(case))
+def test_weighted_losses_match_pytorch(loss, kind):
+    """The issue's reference: PyTorch's reduction="none", then sum(w * l) / sum(w); gradients
+    through torch.autograd."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(11)
+    pred = rng.normal(size=(7, 3))
+    target = {"values": rng.normal(size=(7, 3)), "binary": rng.uniform(size=(7, 3)),
+              "labels": rng.integers(0, 3, size=7)}[kind]
+    weights = rng.uniform(0, 2, size=7)
+    z, t, w = torch.tensor(pred, requires_grad=True), torch.tensor(target), torch.tensor(weights)
+    functional = torch.nn.functional
+    per_element = {
+        "MSE": lambda: functional.mse_loss(z, t, reduction="none"),
+        "MAE": lambda: functional.l1_loss(z, t, reduction="none"),
+        "Huber": lambda: functional.huber_loss(z, t, reduction="none", delta=0.5),
+        "BinaryCrossEntropy": lambda: functional.binary_cross_entropy_with_logits(z, t, reduction="none"),
+        "CrossEntropy": lambda: functional.cross_entropy(z, t, reduction="none"),
+    }[type(loss).__name__]()
+    per_sample = per_element if per_element.ndim == 1 else per_element.mean(dim=1)
+    theirs = (w * per_sample).sum() / w.sum()
+    theirs.backward()
+    value, backward = loss.forward(xpnn.asarray(pred, dtype="float64"), xpnn.asarray(target),
+                                   sample_weight=xpnn.asarray(weights, dtype="float64"))
+    assert float(value) == pytest.approx(theirs.item(), rel=1e-12)
+    np.testing.assert_allclose(xpnn.to_numpy(backward()), z.grad.numpy(), rtol=1e-10, atol=1e-14)
