@@ -133,7 +133,8 @@ def build_parser() -> Parser:
     parser = Parser(prog="xpnn", description="Train and use xpnn neural networks from the shell.")
     parser.add_argument("--version", action="version", version=f"xpnn {xpnn.__version__}",
                         help="print the version and exit")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser,
+                                     help="xpnn COMMAND --help shows a command's options")
 
     train = commands.add_parser("train", help="train an MLP (default: on the bundled digits)",
                                 description="Train an MLP classifier or regressor on a table.",
@@ -238,7 +239,7 @@ def load_training_data(args):
     return data.X, data.y, data.feature_names, data.target_name, data.target_names, how
 
 
-def check_features(xp, X, source, names=None):
+def check_features(xp, X, source, names=None, what="X"):
     """X as a 2-d float64 table with finite values; the first non-finite value is named."""
     if X.ndim != 2 or not xp.isdtype(X.dtype, ("real floating", "integral")):
         raise ValueError(f"{source}: the features must be a 2-d numeric table, got {X.ndim}-d {backend.dtype_name(X.dtype)}")
@@ -248,7 +249,8 @@ def check_features(xp, X, source, names=None):
         row = int(xp.argmax(xp.astype(xp.any(bad, axis=1), xp.int8)))
         column = int(xp.argmax(xp.astype(bad[row, :], xp.int8)))
         name = f" ({names[column]!r})" if names is not None and column < len(names) else ""
-        raise ValueError(f"{source}: X row {row}, column {column}{name}: {float(X[row, column])} is not a "
+        where = f"{what} row {row}, column {column}{name}" if what == "X" else f"{what} {name.strip(' ()')}, sample {row}"
+        raise ValueError(f"{source}: {where}: {float(X[row, column])} is not a "
                          f"finite number ({int(xp.sum(xp.astype(bad, xp.int64)))} such values); "
                          "fill them in or drop those rows")
     return X
@@ -264,7 +266,7 @@ def choose_task(xp, y, target_names, requested, source, target):
     if not words and not xp.isdtype(y.dtype, ("real floating", "integral")):
         raise ValueError(f"{source}: the target {target!r} is not numeric ({backend.dtype_name(y.dtype)})")
     if not words:
-        y = check_features(xp, xp.reshape(y, (-1, 1)), source, [target])[:, 0] if xp.isdtype(y.dtype, "real floating") else y
+        y = check_features(xp, xp.reshape(y, (-1, 1)), source, [target], what="target")[:, 0] if xp.isdtype(y.dtype, "real floating") else y
     n = y.shape[0]
     values = xp.unique_values(y)
     k = values.shape[0]
