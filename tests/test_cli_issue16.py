@@ -83,7 +83,8 @@ def test_many_distinct_ages_are_a_regression_and_the_choice_is_printed_before_tr
                      r"--task classification to override\)$", out, re.M)
     assert re.search(r"^data: .*ages.csv: 300 rows, 3 features; target 'age' \(the last column; --target NAME "
                      r"to choose another\): from 18 to \d+", out, re.M)
-    assert re.search(r"^backend: numpy \S+ on cpu; chosen: ", out, re.M)
+    active = xpnn.backend.active()
+    assert f"backend: {active.name} {active.version} on {active.device}; chosen: {active.reason}\n" in out
     assert re.search(r"^model: 3 -> 8 -> 1 \(relu\), 41 parameters; loss mse, optimizer adam$", out, re.M)
     assert "test accuracy" not in out and "test rmse" in out
 
