@@ -396,3 +396,14 @@ def test_the_readme_backend_example_runs_a_script_that_exists():
     section = readme_section("Choosing a backend")
     scripts = re.findall(r"python (\S+\.py)", section)
     assert scripts and all(os.path.exists(os.path.join(ROOT, s)) for s in scripts), scripts
+
+
+def test_resume_from_another_folder_writes_the_model_beside_the_checkpoint(savetxt_csv, tmp_path, capsys, monkeypatch):
+    (tmp_path / "runs").mkdir()
+    monkeypatch.chdir(tmp_path)
+    common = ["train", "--data", savetxt_csv, "--hidden", "8", "--quiet"]
+    assert run(capsys, *common, "--epochs", "1", "--save", "runs/m.xpnn", "--checkpoint", "runs/c.ckpt")[0] == 0
+    monkeypatch.chdir(tmp_path / "runs")
+    code, out, _ = run(capsys, *common, "--epochs", "2", "--resume", "c.ckpt")
+    assert code == 0 and "saved the resumed model to m.xpnn (" in out
+    assert os.path.getmtime("m.xpnn") >= os.path.getmtime("c.ckpt") - 1

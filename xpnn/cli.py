@@ -11,7 +11,8 @@ needs to feed it raw data and name its outputs::
      "task_reason": "...", "feature_names": [...], "feature_mean": [...], "feature_std": [...],
      "target": "species", "classes": [...],            # classification: label of each output
      "target_mean": 0.0, "target_std": 1.0,            # regression: the target was scaled too
-     "model": "m.xpnn", "checkpoint": "m.xpnn.ckpt"}   # where this run writes (null: nowhere)
+     "model": "m.xpnn", "checkpoint": "m.xpnn.ckpt",   # where this run writes (null: nowhere)
+     "model_from_checkpoint": "m.xpnn"}                # the model's path from the checkpoint's folder
 
 ``predict`` reads any model file xpnn writes (``Model.save``, a checkpoint); without a sidecar
 it feeds the columns as they are and names the outputs by the loss the model remembers.
@@ -61,15 +62,15 @@ examples:
 
 the data: --data is a .csv/.csv.gz table with a header row (fields separated by , ; or tab,
   sniffed unless --delimiter says), a .npz archive (arrays X and y), or iris / digits for the
-  bundled sets. Missing values (an empty cell, NA, N/A, NaN, nan, null, None) and inf are
-  refused with their line and column; --missing drop skips rows with a missing value.
+  bundled sets. Missing values (an empty cell, NA, N/A, NaN, nan, null, None) are refused with
+  their line and column, or skipped with --missing drop; inf is always refused.
 the target: --target names the column (or its index); left out, it is the last column and
   train says so. The other columns are the features; they are standardized with the training
   part's mean and standard deviation, and the sidecar keeps those for predict.
-the task: --task auto (the default) picks classification when the target holds words, or
-  whole numbers (3 or 3.0) with at most {AUTO_MAX_CLASSES} distinct values and at least
-  {AUTO_SAMPLES_PER_CLASS} samples per value (2 values are always classes); otherwise
-  regression. train prints the choice and why before training; --task overrides it.
+the task: --task auto (the default) picks classification when the target holds words, or whole
+  numbers (3 or 3.0) with at most {AUTO_MAX_CLASSES} distinct values and at least {AUTO_SAMPLES_PER_CLASS} samples per value
+  (2 values are always classes); otherwise regression. train prints the choice and why before
+  training; --task classification or --task regression overrides it.
 defaults: an MLP with hidden widths 128,64 and relu, Adam (lr 1e-3), 30 epochs at most with
   early stopping on 10% of the training part (patience 5), 20% held out for the test; a
   classifier is trained with cross-entropy and reports accuracy, a regressor with MSE on the
@@ -347,8 +348,9 @@ def default_model_path(checkpoint_path) -> str:
     checkpoint's sidecar by the run that wrote it, else the checkpoint's name without .ckpt
     (m.xpnn.ckpt -> m.xpnn, run.ckpt -> run.xpnn)."""
     meta = read_sidecar_if_any(checkpoint_path)
-    if meta and isinstance(meta.get("model"), str):
-        return meta["model"], f"the model path of the run that wrote {checkpoint_path}"
+    if meta and isinstance(meta.get("model_from_checkpoint"), str):  # relative: resumable from any folder
+        path = os.path.join(os.path.dirname(checkpoint_path), meta["model_from_checkpoint"])
+        return os.path.normpath(path), f"the model path of the run that wrote {checkpoint_path}"
     stem = checkpoint_path[:-5] if checkpoint_path.endswith(".ckpt") else checkpoint_path
     if os.path.splitext(stem)[1] in ("", ".csv", ".gz", ".npz", ".json"):
         stem = os.path.splitext(stem)[0] + ".xpnn"
@@ -417,6 +419,8 @@ def train(args) -> int:
         callbacks.append(xpnn.EarlyStopping("val_loss", patience=args.patience))
     if checkpoint:
         callbacks.append(xpnn.ModelCheckpoint(checkpoint))
+        if save:
+            meta["model_from_checkpoint"] = os.path.relpath(os.path.abspath(save), os.path.dirname(os.path.abspath(checkpoint)))
         write_json_atomically(checkpoint + ".json", meta)  # predict and --resume read it
     model.fit(X_train, y_train, loss=loss, optimizer=optimizer, epochs=args.epochs,
               batch_size=args.batch_size, validation_split=args.validation_split, seed=args.seed,
