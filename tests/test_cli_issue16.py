@@ -215,7 +215,8 @@ def test_non_finite_npz_features_and_predict_cells_are_named(tmp_path, capsys, s
     bad = write_table(tmp_path / "new.csv", ["a", "b", "c"], [[1, 2, 3], [1, "inf", 3], [1, "NA", 2]])
     assert re.search(r"new.csv: line 3, column 'b': 'inf' is not a finite number$",
                      one_error_line(capsys, "predict", "--model", model, "--data", bad))
-    assert "unexpected" not in one_error_line(capsys, "predict", "--model", model, "--data", data)
+    assert one_error_line(capsys, "predict", "--model", model, "--data", data).endswith(
+        "x.npz: X row 3, column 1: nan is not a finite number (1 such values); fill them in or drop those rows")
 
 
 # ---------------------------------------------------------------- 4. regression in the target's units
