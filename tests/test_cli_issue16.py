@@ -199,8 +199,9 @@ def test_a_non_finite_cell_is_refused_even_with_missing_drop(tmp_path, capsys, c
 
 def test_missing_drop_skips_those_rows(tmp_path, capsys):
     data = nan_table(tmp_path, "NA", 1)
-    code, out, _ = run(capsys, "train", "--data", data, *FAST, "--missing", "drop")
+    code, out, err = run(capsys, "train", "--data", data, *FAST, "--missing", "drop")
     assert code == 0 and "39 rows" in out
+    assert err == f"xpnn: note: --missing drop: 1 rows of {data} with a missing value were dropped\n"
 
 
 def test_non_finite_npz_features_and_predict_cells_are_named(tmp_path, capsys, savetxt_csv):

@@ -35,6 +35,7 @@ import importlib.metadata
 import json
 import os
 import platform
+import re
 import shlex
 import sys
 import warnings
@@ -141,7 +142,7 @@ def build_parser() -> Parser:
                                 description="Train an MLP classifier or regressor on a table.",
                                 epilog=TRAIN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     train.add_argument("--data", help="a .csv/.csv.gz table, a .npz archive, or iris / digits "
-                                      "(the bundled sets; default: digits)")
+                                      "(the bundled sets, unless a file has that name; default: digits)")
     train.add_argument("--target", help="CSV: the target column's name or index (default: the last "
                                         "column); .npz: the target array's name (default: y)")
     train.add_argument("--task", choices=TASKS, default="auto",
@@ -237,6 +238,10 @@ def load_training_data(args):
                              f"if {error.column!r} is the target, give --target {shlex.quote(error.column)}") from None
         raise ValueError(str(error).replace("(missing='drop')", "(--missing drop)")) from None
     how = "--target" if target is not None else "the last column; --target NAME to choose another"
+    dropped = re.search(r"(\d+) rows with a missing value dropped", data.description)  # load_csv's count
+    if dropped:
+        print(f"xpnn: note: --missing drop: {dropped.group(1)} rows of {path} with a missing value were dropped",
+              file=sys.stderr)
     return data.X, data.y, data.feature_names, data.target_name, data.target_names, how
 
 
