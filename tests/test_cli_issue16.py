@@ -409,3 +409,9 @@ def test_resume_from_another_folder_writes_the_model_beside_the_checkpoint(savet
     code, out, _ = run(capsys, *common, "--epochs", "2", "--resume", "c.ckpt")
     assert code == 0 and "saved the resumed model to m.xpnn (" in out
     assert os.path.getmtime("m.xpnn") >= os.path.getmtime("c.ckpt") - 1
+
+
+def test_available_memory_on_the_cpu_is_a_positive_byte_count():
+    with xpnn.use_backend("numpy"):
+        free, source = xpnn.backend.available_memory()
+    assert isinstance(free, int) and free > 2 ** 20 and ("meminfo" in source or "physical" in source)

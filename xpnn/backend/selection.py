@@ -190,12 +190,13 @@ def describe() -> str:
 def available_memory() -> tuple[int | None, str]:
     """(bytes free for new arrays on the active backend's device, where that number comes from);
     ``(None, reason)`` when it cannot be known. CuPy: the device's free memory
-    (``cupy.cuda.Device().mem_info``); the CPU backends: ``MemAvailable`` of ``/proc/meminfo``,
+    (``cupy.cuda.Device().mem_info`` and the free blocks of CuPy's pool); the CPU backends: ``MemAvailable`` of ``/proc/meminfo``,
     else the physical memory (``os.sysconf``)."""
     if name() == "cupy":
         import cupy
 
-        free, _total = cupy.cuda.Device().mem_info
+        free, _total = cupy.cuda.Device().mem_info  # plus what CuPy's pool holds but does not use
+        free += cupy.get_default_memory_pool().free_bytes()
         return int(free), f"free memory of GPU {cupy.cuda.Device().id}"
     try:
         with open("/proc/meminfo", encoding="ascii") as stream:
