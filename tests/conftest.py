@@ -4,6 +4,7 @@
 that are missing or narrowed away show up as skipped, with the reason, never silently dropped.
 """
 
+import collections
 import os
 
 # before anything imports scipy: scikit-learn's check_array_api_input runs only with it set
@@ -25,6 +26,20 @@ def pytest_addoption(parser):
         help="run backend-parametrized tests on this backend only (default: $XPNN_BACKEND, "
              "else every usable backend)",
     )
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Skips as one line per reason with a count (pyproject's ``-rfExX`` leaves them out of the
+    short summary, where a skipped backend would list every test it skips, about a hundred lines
+    burying a real failure). ``-rs`` on the command line still lists each skipped test."""
+    reasons = collections.Counter()
+    for report in terminalreporter.stats.get("skipped", []):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        reasons[reason.removeprefix("Skipped: ")] += 1
+    if reasons:
+        terminalreporter.section("skipped, by reason", sep="-")
+        for reason, count in reasons.most_common():
+            terminalreporter.write_line(f"{count:5} skipped: {reason}")
 
 
 def selected_backend(config):

@@ -1,20 +1,29 @@
 """The ``xpnn`` command: ``train``, ``predict`` and ``info`` on top of the library's front floor.
 
-``xpnn train --save m.xpnn`` writes three files: ``m.xpnn`` (``Model.save``: architecture and
-weights, ``xpnn.load`` reads it), ``m.xpnn.json`` (the sidecar below) and ``m.xpnn.ckpt`` (a
-full training checkpoint rewritten every epoch; ``xpnn train --resume m.xpnn.ckpt`` continues an
-interrupted run with the same data, seed and options). The model sees standardized features, so
-the sidecar keeps what ``predict`` needs to feed it raw data and name its outputs::
+``xpnn train --save m.xpnn`` writes ``m.xpnn`` (``Model.save``: architecture and weights,
+``xpnn.load`` reads it) and ``m.xpnn.ckpt`` (a full training checkpoint rewritten every epoch;
+``xpnn train --resume m.xpnn.ckpt`` continues the run with the same data, seed and options and
+then writes ``m.xpnn`` again, or ``--save``'s path). Next to each file it writes a sidecar
+``<file>.json``: the model sees standardized features, so the sidecar keeps what ``predict``
+needs to feed it raw data and name its outputs::
 
     {"format": "xpnn.cli", "version": 1, "task": "classification" | "regression",
-     "feature_names": [...], "feature_mean": [...], "feature_std": [...],
+     "task_reason": "...", "feature_names": [...], "feature_mean": [...], "feature_std": [...],
      "target": "species", "classes": [...],            # classification: label of each output
-     "target_mean": 0.0, "target_std": 1.0}            # regression: the target was scaled too
+     "target_mean": 0.0, "target_std": 1.0,            # regression: the target was scaled too
+     "model": "m.xpnn", "checkpoint": "m.xpnn.ckpt",   # where this run writes (null: nowhere)
+     "model_from_checkpoint": "m.xpnn"}                # the model's path from the checkpoint's folder
 
-Bad input (a missing file, an unknown column, a non-numeric cell, an unknown activation, an
-unusable backend...) ends with one line ``xpnn: error: ...`` on stderr and exit status 2; the
-library's messages already name the file, line and column. Anything else is a bug and keeps
-its traceback.
+``predict`` reads any model file xpnn writes (``Model.save``, a checkpoint); without a sidecar
+it feeds the columns as they are and names the outputs by the loss the model remembers.
+
+Bad input (a missing file, an unknown column, a non-numeric or missing cell, an unknown
+activation, an unusable backend, a model too large for the memory...) ends with one line
+``xpnn: error: ...`` on stderr and exit status 2; the messages name the file, line and column.
+Running out of memory anyway, or any unexpected error, is one line too with exit status 1
+(``XPNN_TRACEBACK=1`` shows the traceback); a closed pipe (``xpnn info | head -1``) ends
+quietly with status 1, as the Python documentation recommends (signal module, "Note on
+SIGPIPE").
 """
 
 from __future__ import annotations
@@ -26,16 +35,48 @@ import importlib.metadata
 import json
 import os
 import platform
+import re
+import shlex
 import sys
 import warnings
 
 import xpnn
 from xpnn import activations, backend, optimizers
-from xpnn.datasets import load_csv, load_digits, load_npz
+from xpnn.datasets import load_csv, load_digits, load_iris, load_npz
+from xpnn.datasets.files import CellError, number_cell, sniff_delimiter
 from xpnn.utils.validation import check_int, check_number
 
 SIDECAR_FORMAT, SIDECAR_VERSION = "xpnn.cli", 1
-MAX_CLASSES = 100  # an integer target with more distinct values than this is a quantity, not a class
+BUNDLED = {"iris": load_iris, "digits": load_digits}  # --data NAME when no file of that name exists
+TASKS = ("auto", "classification", "regression")
+AUTO_MAX_CLASSES = 20  # task auto: whole numbers with more distinct values are a quantity...
+AUTO_SAMPLES_PER_CLASS = 5  # ...and so are those with fewer samples per distinct value than this
+DELIMITERS = {",": ",", ";": ";", "tab": "\t", "\\t": "\t", "\t": "\t", "|": "|", " ": " ", "space": " "}
+
+TRAIN_EPILOG = f"""\
+examples:
+  xpnn train                                         the bundled digits, default MLP
+  xpnn train --data iris --save iris.xpnn            the bundled Iris
+  xpnn train --data my.csv --target label --hidden 128,64 --epochs 50 --save m.xpnn
+  xpnn train --data my.csv --target price --task regression --missing drop
+  xpnn train --data my.csv --resume m.xpnn.ckpt      continue; writes m.xpnn again
+
+the data: --data is a .csv/.csv.gz table with a header row (fields separated by , ; or tab,
+  sniffed unless --delimiter says), a .npz archive (arrays X and y), or iris / digits for the
+  bundled sets. Missing values (an empty cell, NA, N/A, NaN, nan, null, None) are refused with
+  their line and column, or skipped with --missing drop; inf is always refused.
+the target: --target names the column (or its index); left out, it is the last column and
+  train says so. The other columns are the features; they are standardized with the training
+  part's mean and standard deviation, and the sidecar keeps those for predict.
+the task: --task auto (the default) picks classification when the target holds words, or whole
+  numbers (3 or 3.0) with at most {AUTO_MAX_CLASSES} distinct values and at least {AUTO_SAMPLES_PER_CLASS} samples per value
+  (2 values are always classes); otherwise regression. train prints the choice and why before
+  training; --task classification or --task regression overrides it.
+defaults: an MLP with hidden widths 128,64 and relu, Adam (lr 1e-3), 30 epochs at most with
+  early stopping on 10% of the training part (patience 5), 20% held out for the test; a
+  classifier is trained with cross-entropy and reports accuracy, a regressor with MSE on the
+  standardized target and reports RMSE, MAE and R2 in the target's own units.
+"""
 
 
 class UsageError(Exception):
@@ -67,23 +108,52 @@ def _number(kind, low, *, strict_low=False, high=None):
 
 
 def _hidden(text):
-    """'128,64' -> [128, 64]; '' -> [] (a linear model)."""
-    sizes = [part.strip() for part in text.split(",") if part.strip()]
-    if not all(part.isdigit() and int(part) > 0 for part in sizes):
-        raise argparse.ArgumentTypeError(f"{text!r} must be layer widths > 0 separated by commas, e.g. 128,64")
-    return [int(part) for part in sizes]
+    """'128,64' -> [128, 64]; 'none' -> [] (a linear model); anything else is refused."""
+    if text.strip().lower() == "none":
+        return []
+    parts = [part.strip() for part in text.split(",")]
+    example = "layer widths > 0 separated by commas, e.g. 128,64 (or 'none' for a linear model)"
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is empty: give {example}")
+    for position, part in enumerate(parts, 1):
+        if not part:
+            raise argparse.ArgumentTypeError(f"{text!r}: width {position} of {len(parts)} is empty: give {example}")
+        if not (part.isascii() and part.isdigit() and int(part) > 0):
+            raise argparse.ArgumentTypeError(f"{text!r}: width {position} ({part!r}) is not an integer > 0: give {example}")
+    return [int(part) for part in parts]
+
+
+def _delimiter(text):
+    if text in DELIMITERS:
+        return DELIMITERS[text]
+    if len(text) == 1:
+        return text
+    raise argparse.ArgumentTypeError(f"{text!r} must be one character, or 'tab' (default: sniffed among , ; tab)")
 
 
 def build_parser() -> Parser:
     parser = Parser(prog="xpnn", description="Train and use xpnn neural networks from the shell.")
-    parser.add_argument("--version", action="version", version=f"xpnn {xpnn.__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    parser.add_argument("--version", action="version", version=f"xpnn {xpnn.__version__}",
+                        help="print the version and exit")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser,
+                                     help="xpnn COMMAND --help shows a command's options")
 
-    train = commands.add_parser("train", help="train an MLP (default: on the bundled digits)")
-    train.add_argument("--data", help="a .csv/.csv.gz table or a .npz archive (default: bundled digits)")
+    train = commands.add_parser("train", help="train an MLP (default: on the bundled digits)",
+                                description="Train an MLP classifier or regressor on a table.",
+                                epilog=TRAIN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    train.add_argument("--data", help="a .csv/.csv.gz table, a .npz archive, or iris / digits "
+                                      "(the bundled sets, unless a file has that name; default: digits)")
     train.add_argument("--target", help="CSV: the target column's name or index (default: the last "
                                         "column); .npz: the target array's name (default: y)")
-    train.add_argument("--hidden", type=_hidden, default=[128, 64], help="hidden widths (default 128,64)")
+    train.add_argument("--task", choices=TASKS, default="auto",
+                       help="classification, regression, or auto: chosen from the target as below (default auto)")
+    train.add_argument("--delimiter", type=_delimiter, metavar="CHAR",
+                       help="CSV field separator: , ; tab ... (default: sniffed among , ; tab)")
+    train.add_argument("--missing", choices=("error", "drop"), default="error",
+                       help="rows with a missing value: refuse them, naming line and column, or "
+                            "drop them (default error)")
+    train.add_argument("--hidden", type=_hidden, default=[128, 64],
+                       help="hidden widths, comma-separated, or none for a linear model (default 128,64)")
     train.add_argument("--activation", default="relu", help="hidden activation (default relu)")
     train.add_argument("--optimizer", default="adam", help="sgd, rmsprop, adam or adamw (default adam)")
     train.add_argument("--lr", type=_number(float, 0, strict_low=True), help="learning rate (default: the optimizer's, 1e-3 for adam)")
@@ -96,42 +166,181 @@ def build_parser() -> Parser:
     train.add_argument("--patience", type=_number(int, 0), default=5, help="early-stopping patience (default 5)")
     train.add_argument("--seed", type=int, default=0, help="weights, split and shuffling (default 0)")
     train.add_argument("--backend", help="numpy, cupy, array_api_strict or auto (default: $XPNN_BACKEND or numpy)")
-    train.add_argument("--save", metavar="PATH", help="write the model to PATH, PATH.json and PATH.ckpt")
-    train.add_argument("--checkpoint", metavar="PATH", help="rewrite a training checkpoint here every epoch")
-    train.add_argument("--resume", metavar="PATH", help="continue from a checkpoint (and keep updating it)")
+    train.add_argument("--save", metavar="PATH", help="write the model to PATH (+ PATH.json) and a checkpoint "
+                                                      "to PATH.ckpt (+ PATH.ckpt.json)")
+    train.add_argument("--checkpoint", metavar="PATH", help="rewrite a training checkpoint here every epoch "
+                                                            "(default with --save: PATH.ckpt)")
+    train.add_argument("--resume", metavar="PATH",
+                       help="continue from a checkpoint (and keep updating it); the model is then written "
+                            "to --save, else to the model path of the run that wrote the checkpoint, "
+                            "else to the checkpoint's name without .ckpt (run.ckpt -> run.xpnn)")
     train.add_argument("--quiet", action="store_true", help="print only the final result")
 
-    predict = commands.add_parser("predict", help="predict with a model written by 'xpnn train --save'")
-    predict.add_argument("--model", required=True, metavar="PATH")
-    predict.add_argument("--data", required=True, help="a .csv/.csv.gz table with the model's feature columns, or a .npz with X")
+    predict = commands.add_parser(
+        "predict", help="predict with a model file xpnn wrote (xpnn train --save, Model.save, a checkpoint)",
+        description="Predict with a model file; its sidecar (MODEL.json), when present, supplies the "
+                    "feature columns, their scaling and the class names.")
+    predict.add_argument("--model", required=True, metavar="PATH",
+                         help="a model file (xpnn train --save, Model.save) or a checkpoint (.ckpt)")
+    predict.add_argument("--data", required=True,
+                         help="a .csv/.csv.gz table with the model's feature columns, a .npz with X, or iris / digits")
+    predict.add_argument("--delimiter", type=_delimiter, metavar="CHAR",
+                         help="CSV field separator (default: sniffed among , ; tab)")
     predict.add_argument("--output", help="CSV file to write (default: standard output)")
-    predict.add_argument("--proba", action="store_true", help="also write each class's probability")
+    predict.add_argument("--proba", action="store_true", help="also write each class's probability (classifiers only)")
     predict.add_argument("--backend", help="as for train")
 
-    commands.add_parser("info", help="xpnn version, backends, their versions and devices")
+    commands.add_parser("info", help="xpnn version, backends, their versions and devices",
+                        description="The xpnn version, every backend's status and devices, installed packages.")
     return parser
 
 
-# ---------------------------------------------------------------- train
+# ---------------------------------------------------------------- reading data
 
-def load_training_data(path, target):
-    """(X, y, feature_names, target_name, target_names) as host arrays."""
-    if path is None:
-        data = load_digits()
-        return data.X, data.y, data.feature_names, "digit", data.target_names
+def last_column(path, delimiter):
+    """The name of a CSV table's last column (for the hint when --target is left out)."""
+    try:
+        with _open_text(path) as stream:
+            sample = stream.read(64 * 1024)
+        first = next(line for line in sample.splitlines() if line.strip())
+        return next(csv.reader([first], delimiter=delimiter or sniff_delimiter(sample, path)))[-1].strip()
+    except (OSError, StopIteration, UnicodeDecodeError, EOFError, csv.Error):
+        return None
+
+
+def _open_text(path):
+    return (gzip.open if path.endswith(".gz") else open)(path, "rt", encoding="utf-8-sig", newline="")
+
+
+def is_bundled(path) -> bool:
+    return path in BUNDLED and not os.path.exists(path)
+
+
+def load_training_data(args):
+    """(X, y, feature_names, target_name, target_names, how the target was chosen) as host arrays."""
+    path, target = args.data or "digits", args.target
+    if is_bundled(path):
+        if target is not None:
+            raise ValueError(f"--target names a column of --data; the bundled {path} need none")
+        data = BUNDLED[path]()
+        return data.X, data.y, data.feature_names, data.target_name, data.target_names, "the bundled target"
     if path.endswith(".npz"):
         data = load_npz(path, y=target or "y")
-        return data.X, data.y, data.feature_names, target or "y", data.target_names
+        return (data.X, data.y, data.feature_names, target or "y", data.target_names,
+                "--target" if target else "the array y; --target NAME to choose another")
     column = -1 if target is None else int(target) if target.lstrip("-").isdigit() else target
-    data = load_csv(path, column)
-    return data.X, data.y, data.feature_names, str(target or "last column"), data.target_names
+    try:
+        data = load_csv(path, column, delimiter=args.delimiter, missing=args.missing)
+    except CellError as error:
+        last = last_column(path, args.delimiter) if target is None else None
+        if last is not None and "is not a number" in str(error):
+            raise ValueError(f"{error}; the target was not given, so it is the last column {last!r}: "
+                             f"if {error.column!r} is the target, give --target {shlex.quote(error.column)}") from None
+        raise ValueError(str(error).replace("(missing='drop')", "(--missing drop)")) from None
+    how = "--target" if target is not None else "the last column; --target NAME to choose another"
+    dropped = re.search(r"(\d+) rows with a missing value dropped", data.description)  # load_csv's count
+    if dropped:
+        print(f"xpnn: note: --missing drop: {dropped.group(1)} rows of {path} with a missing value were dropped",
+              file=sys.stderr)
+    return data.X, data.y, data.feature_names, data.target_name, data.target_names, how
 
 
-def check_features(xp, X, source):
+def check_features(xp, X, source, names=None, what="X"):
+    """X as a 2-d float64 table with finite values; the first non-finite value is named."""
     if X.ndim != 2 or not xp.isdtype(X.dtype, ("real floating", "integral")):
         raise ValueError(f"{source}: the features must be a 2-d numeric table, got {X.ndim}-d {backend.dtype_name(X.dtype)}")
-    return xp.astype(X, xp.float64)
+    X = xp.astype(X, xp.float64)
+    bad = ~xp.isfinite(X)
+    if bool(xp.any(bad)):
+        row = int(xp.argmax(xp.astype(xp.any(bad, axis=1), xp.int8)))
+        column = int(xp.argmax(xp.astype(bad[row, :], xp.int8)))
+        name = f" ({names[column]!r})" if names is not None and column < len(names) else ""
+        where = f"{what} row {row}, column {column}{name}" if what == "X" else f"{what} {name.strip(' ()')}, sample {row}"
+        raise ValueError(f"{source}: {where}: {float(X[row, column])} is not a "
+                         f"finite number ({int(xp.sum(xp.astype(bad, xp.int64)))} such values); "
+                         "fill them in or drop those rows")
+    return X
 
+
+def _label(value) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def choose_task(xp, y, target_names, requested, source, target):
+    """(task, why, y as host array, class labels or None)."""
+    words = target_names is not None and target_names.shape[0] > 0 and isinstance(target_names.tolist()[0], str)
+    if not words and not xp.isdtype(y.dtype, ("real floating", "integral")):
+        raise ValueError(f"{source}: the target {target!r} is not numeric ({backend.dtype_name(y.dtype)})")
+    if not words:
+        y = check_features(xp, xp.reshape(y, (-1, 1)), source, [target], what="target")[:, 0] if xp.isdtype(y.dtype, "real floating") else y
+    n = y.shape[0]
+    values = xp.unique_values(y)
+    k = values.shape[0]
+    whole = words or xp.isdtype(y.dtype, "integral") or bool(xp.all(y == xp.floor(y)))
+    if words:
+        auto, why = "classification", f"the target holds words ({k} distinct)"
+    elif not whole:
+        auto, why = "regression", "the target holds fractional numbers"
+    elif k <= 2 or (k <= AUTO_MAX_CLASSES and n >= AUTO_SAMPLES_PER_CLASS * k):
+        auto, why = "classification", (f"the target holds {k} distinct whole numbers among {n} samples "
+                                       f"(at most {AUTO_MAX_CLASSES}, with at least {AUTO_SAMPLES_PER_CLASS} samples each, are class labels)")
+    else:
+        auto, why = "regression", (f"the target holds {k} distinct whole numbers among {n} samples: more than "
+                                   f"{AUTO_MAX_CLASSES}, or fewer than {AUTO_SAMPLES_PER_CLASS} samples each, "
+                                   "reads as a quantity")
+    if requested == "auto":
+        other = "regression" if auto == "classification" else "classification"
+        task, why = auto, f"auto: {why}; --task {other} to override"
+    else:
+        task, why = requested, "--task"
+        if task == "regression" and words:
+            raise ValueError(f"{source}: --task regression: the target {target!r} holds words "
+                             f"({', '.join(map(str, target_names.tolist()[:5]))}...), not numbers")
+    if task == "regression":
+        return task, why, xp.astype(y, xp.float64), None
+    if k < 2:
+        raise ValueError(f"{source}: the target has a single class ({_label(values[0].item()) if not words else target_names[0]}); nothing to learn")
+    if words:
+        names = [str(word) for word in target_names.tolist()]
+        if len(names) != k or not bool(xp.all(values == xp.arange(k))):
+            names = [names[int(i)] for i in values.tolist()]
+    elif xp.isdtype(y.dtype, "integral") and target_names is not None and len(target_names) == k \
+            and bool(xp.all(values == xp.arange(k))):
+        names = [_label(item) for item in target_names.tolist()]  # .npz target_names
+    else:
+        names = [_label(int(v) if whole else v) for v in values.tolist()]
+    return task, why, xp.searchsorted(values, y), names
+
+
+def estimated_bytes(widths, batch_size, itemsize):
+    """Memory training will hold: weights, their gradients, two moment buffers per weight (Adam's;
+    SGD and RMSprop keep fewer), the largest layer's float64 initial draw on the host, and
+    one batch's activations kept for the backward pass (about three arrays per layer)."""
+    weights = sum(a * b + b for a, b in zip(widths, widths[1:]))
+    largest = max(a * b for a, b in zip(widths, widths[1:]))
+    return itemsize * (4 * weights + 3 * batch_size * sum(widths)) + 8 * largest, weights
+
+
+def _size(n_bytes) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
+        if n_bytes < 1024 or unit == "TiB":
+            return f"{n_bytes:.0f} {unit}" if unit == "bytes" else f"{n_bytes:.1f} {unit}"
+        n_bytes /= 1024
+
+
+def check_memory(widths, batch_size):
+    itemsize = 8 if backend.DEFAULT_FLOAT == "float64" else 4
+    needed, weights = estimated_bytes(widths, batch_size, itemsize)
+    available, source = backend.available_memory()
+    if available is not None and needed > available:
+        raise ValueError(
+            f"--hidden {','.join(map(str, widths[1:-1])) or 'none'}: a model of {weights:,} weights "
+            f"({' -> '.join(map(str, widths))}) needs about {_size(needed)} to train (weights, gradients, "
+            f"optimizer state, a batch of {batch_size}), more than the {_size(available)} of {source}; "
+            "use smaller --hidden widths or --batch-size")
+
+
+# ---------------------------------------------------------------- train
 
 def scaling(xp, X):
     """Mean and standard deviation per feature; a constant feature (std 0) is left unscaled."""
@@ -139,39 +348,57 @@ def scaling(xp, X):
     return mean, xp.where(std > 0, std, xp.ones_like(std))
 
 
+def default_model_path(checkpoint_path) -> str:
+    """Where a resumed run writes its model without --save: the model path recorded in the
+    checkpoint's sidecar by the run that wrote it, else the checkpoint's name without .ckpt
+    (m.xpnn.ckpt -> m.xpnn, run.ckpt -> run.xpnn)."""
+    meta = read_sidecar_if_any(checkpoint_path)
+    if meta and isinstance(meta.get("model_from_checkpoint"), str):  # relative: resumable from any folder
+        path = os.path.join(os.path.dirname(checkpoint_path), meta["model_from_checkpoint"])
+        return os.path.normpath(path), f"the model path of the run that wrote {checkpoint_path}"
+    stem = checkpoint_path[:-5] if checkpoint_path.endswith(".ckpt") else checkpoint_path
+    if os.path.splitext(stem)[1] in ("", ".csv", ".gz", ".npz", ".json"):
+        stem = os.path.splitext(stem)[0] + ".xpnn"
+    return stem, f"the name of {checkpoint_path} without .ckpt"
+
+
 def train(args) -> int:
     if args.target is not None and args.data is None:
         raise ValueError("--target names a column of --data; the bundled digits need none")
     activations.get(args.activation)  # unknown names fail here, before any data is read
     optimizer = optimizers.get(args.optimizer, **({} if args.lr is None else {"lr": args.lr}))
+    if args.resume is not None and not os.path.exists(args.resume):
+        raise FileNotFoundError(f"--resume {args.resume}: no such file")
+    save, save_how = (args.save, "--save") if args.save or not args.resume else default_model_path(args.resume)
+    source = args.data or "digits"
+    if save is not None and args.data is not None and os.path.abspath(save) == os.path.abspath(args.data):
+        raise ValueError(f"the model would be written over the data file {args.data}; give --save PATH")
     xp = backend.host_namespace()
-    X, y, feature_names, target_name, target_names = load_training_data(args.data, args.target)
-    X = check_features(xp, X, args.data or "digits")
+    X, y, feature_names, target_name, target_names, target_how = load_training_data(args)
+    X = check_features(xp, X, source, feature_names)
     if y is None or y.ndim != 1:
-        raise ValueError(f"{args.data}: the target must be one value per sample")
-    meta = {"format": SIDECAR_FORMAT, "version": SIDECAR_VERSION, "feature_names": list(feature_names),
-            "target": target_name}
-    if xp.isdtype(y.dtype, "integral") and len(xp.unique_values(y)) <= MAX_CLASSES:
-        classes = xp.unique_values(y)
-        if classes.shape[0] < 2:
-            raise ValueError(f"{args.data}: the target has a single class ({classes[0]}); nothing to learn")
-        # words coded 0..k-1 by load_csv keep their names; other integer labels are their own names
-        names = target_names if target_names is not None and len(target_names) == classes.shape[0] \
-            and bool(xp.all(classes == xp.arange(classes.shape[0]))) else classes
-        meta.update(task="classification", classes=[str(c) for c in names.tolist()])
-        y, loss, outputs = xp.searchsorted(classes, y), "cross_entropy", classes.shape[0]
-    elif xp.isdtype(y.dtype, ("real floating", "integral")):
-        y = xp.astype(y, xp.float64)
-        meta.update(task="regression", target_mean=float(xp.mean(y)), target_std=float(xp.std(y)) or 1.0)
-        y, loss, outputs = (y - meta["target_mean"]) / meta["target_std"], "mse", 1
+        raise ValueError(f"{source}: the target must be one value per sample")
+    task, task_reason, y, classes = choose_task(xp, y, target_names, args.task, source, target_name)
+    checkpoint = args.checkpoint or args.resume or (save + ".ckpt" if save else None)
+    meta = {"format": SIDECAR_FORMAT, "version": SIDECAR_VERSION, "task": task, "task_reason": task_reason,
+            "feature_names": list(feature_names), "target": target_name, "model": save, "checkpoint": checkpoint}
+    if task == "classification":
+        meta["classes"] = classes
+        loss, outputs, target_text = "cross_entropy", len(classes), \
+            f"{len(classes)} classes ({', '.join(classes[:10])}{' ...' if len(classes) > 10 else ''})"
     else:
-        raise ValueError(f"{args.data}: the target {target_name!r} is not numeric ({backend.dtype_name(y.dtype)})")
+        meta.update(target_mean=float(xp.mean(y)), target_std=float(xp.std(y)) or 1.0)
+        loss, outputs = "mse", 1
+        target_text = f"from {float(xp.min(y)):g} to {float(xp.max(y)):g} (mean {meta['target_mean']:g})"
+        y = (y - meta["target_mean"]) / meta["target_std"]
 
     # a seeded shuffle, then the test part; scaling statistics come from the training part only
     order = xp.asarray(backend.rng(args.seed).permutation(X.shape[0]))
     n_test = max(1, round(X.shape[0] * args.test_fraction))
     if X.shape[0] - n_test < 2:
-        raise ValueError(f"{args.data}: {X.shape[0]} samples are too few to split off a test set")
+        raise ValueError(f"{source}: {X.shape[0]} samples are too few to split off a test set")
+    widths = [X.shape[1], *args.hidden, outputs]
+    check_memory(widths, min(args.batch_size, X.shape[0] - n_test))  # before anything is allocated
     test, fit_part = order[:n_test], order[n_test:]
     mean, std = scaling(xp, xp.take(X, fit_part, axis=0))
     meta.update(feature_mean=mean.tolist(), feature_std=std.tolist())
@@ -179,25 +406,49 @@ def train(args) -> int:
     X_train, X_test, y_train, y_test = (xp.take(a, i, axis=0) for a in (X, y) for i in (fit_part, test))
 
     xpnn.set_seed(args.seed)
-    widths = [X.shape[1], *args.hidden]
-    model = xpnn.Model(*[xpnn.Dense(a, b, activation=args.activation) for a, b in zip(widths, widths[1:])],
-                       xpnn.Dense(widths[-1], outputs))
+    model = xpnn.Model(*[xpnn.Dense(a, b, activation=args.activation) for a, b in zip(widths[:-2], widths[1:-1])],
+                       xpnn.Dense(widths[-2], widths[-1]))
+    if not args.quiet:
+        active = backend.active()
+        print(f"data: {source}: {X.shape[0]} rows, {X.shape[1]} features; target {target_name!r} "
+              f"({target_how}): {target_text}")
+        print(f"task: {task} ({task_reason})")
+        print(f"split: {X_train.shape[0]} to train ({args.validation_split:.0%} of them held out for early "
+              f"stopping), {n_test} to test")
+        print(f"backend: {active.name} {active.version} on {active.device}; chosen: "
+              f"{'--backend ' + args.backend if args.backend else active.reason}")
+        print(f"model: {' -> '.join(map(str, widths))} ({args.activation}), {model.count_params():,} parameters; "
+              f"loss {loss}, optimizer {args.optimizer}")
     callbacks = []  # verbose=1: a line per epoch (and a bar on a terminal), then why it stopped
     if args.validation_split:
         callbacks.append(xpnn.EarlyStopping("val_loss", patience=args.patience))
-    checkpoint = args.checkpoint or args.resume or (args.save + ".ckpt" if args.save else None)
     if checkpoint:
         callbacks.append(xpnn.ModelCheckpoint(checkpoint))
+        if save:
+            meta["model_from_checkpoint"] = os.path.relpath(os.path.abspath(save), os.path.dirname(os.path.abspath(checkpoint)))
+        write_json_atomically(checkpoint + ".json", meta)  # predict and --resume read it
     model.fit(X_train, y_train, loss=loss, optimizer=optimizer, epochs=args.epochs,
               batch_size=args.batch_size, validation_split=args.validation_split, seed=args.seed,
               callbacks=callbacks, verbose=0 if args.quiet else 1, resume_from=args.resume)
 
-    result = model.evaluate(X_test, y_test, metrics=["accuracy"] if loss == "cross_entropy" else ["r2"])
-    print(" - ".join(f"test {key}: {value:.4f}" for key, value in result.items()))
-    if args.save:
-        model.save(args.save)
-        write_json_atomically(args.save + ".json", meta)
-        print(f"saved {args.save} (+ {args.save}.json, {checkpoint})")
+    if task == "classification":
+        result = model.evaluate(X_test, y_test, metrics=["accuracy"])
+        print(" - ".join(f"test {key}: {value:.4f}" for key, value in result.items()))
+    else:  # in the target's own units, not the standardized ones the model was trained on
+        prediction = xpnn.to_numpy(model.predict(X_test)).reshape(-1) * meta["target_std"] + meta["target_mean"]
+        truth = xpnn.to_numpy(y_test) * meta["target_std"] + meta["target_mean"]
+        errors = prediction - truth
+        total = float(((truth - truth.mean()) ** 2).sum())
+        r2 = 1 - float((errors ** 2).sum()) / total if total > 0 else float("nan")
+        print(f"test rmse: {float((errors ** 2).mean()) ** 0.5:.4g} - test mae: {float(abs(errors).mean()):.4g} "
+              f"- test r2: {r2:.4f} (rmse and mae in the units of {target_name!r})")
+    if save:
+        model.save(save)
+        write_json_atomically(save + ".json", meta)
+        if args.resume and not args.save:
+            print(f"saved the resumed model to {save} (+ {save}.json; {save_how}; --save PATH to choose another)")
+        else:
+            print(f"saved {save} (+ {save}.json, {checkpoint})")
     return 0
 
 
@@ -208,10 +459,11 @@ def write_json_atomically(path, content) -> None:
 
 # ---------------------------------------------------------------- predict
 
-def read_sidecar(model_path) -> dict:
+def read_sidecar_if_any(model_path):
+    """The sidecar ``<model>.json``, None when there is none; ValueError when it is unreadable."""
     path = model_path + ".json"
     if not os.path.exists(path):
-        raise FileNotFoundError(f"{path}: no such file; predict needs the sidecar 'xpnn train --save' writes")
+        return None
     try:
         with open(path, encoding="utf-8") as stream:
             meta = json.load(stream)
@@ -223,14 +475,23 @@ def read_sidecar(model_path) -> dict:
     return meta
 
 
-def read_feature_columns(path, names):
-    """The columns ``names`` of a CSV table, by header name, as float rows (extra columns are ignored)."""
+def read_feature_columns(path, names, delimiter=None, width=None):
+    """The columns ``names`` of a CSV table, by header name (extra columns are ignored), as float
+    rows; ``names=None``: every column, in order, which must be ``width`` of them."""
     if not os.path.exists(path):
-        raise FileNotFoundError(f"{path}: no such file")
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8-sig", newline="") as stream:
-        rows = csv.reader(stream)
-        header = [cell.strip() for cell in next(rows, [])]
+        raise FileNotFoundError(f"--data {path}: no such file")
+    with _open_text(path) as stream:
+        if delimiter is None:
+            delimiter = sniff_delimiter(stream.read(64 * 1024), path)
+            stream.seek(0)
+        rows = csv.reader(stream, delimiter=delimiter)
+        header = next((cells for cells in rows if any(cell.strip() for cell in cells)), [])
+        header = [cell.strip() for cell in header]
+        if names is None:
+            if len(header) != width:
+                raise ValueError(f"{path}: the model takes {width} features and the file has {len(header)} "
+                                 "columns; without a sidecar the columns are used in order, so keep just those")
+            names = header
         missing = [name for name in names if name not in header]
         if missing:
             raise ValueError(f"{path}: the model expects {len(names)} feature columns; missing: "
@@ -240,39 +501,74 @@ def read_feature_columns(path, names):
         for cells in rows:
             if not any(cell.strip() for cell in cells):
                 continue
+            if len(cells) != len(header):
+                raise ValueError(f"{path}: line {rows.line_num} has {len(cells)} fields, expected {len(header)} (as in the header)")
             try:
-                table.append([float(cells[i]) for i in columns])
-            except (ValueError, IndexError):
-                raise ValueError(f"{path}: line {rows.line_num}: a feature cell is missing or not a number") from None
+                table.append([number_cell(cells[i], header[i], rows.line_num, path, "predict") for i in columns])
+            except CellError as error:
+                raise ValueError(str(error).replace(" (missing='drop')", " before predicting")
+                                 .replace(", or drop such rows", ", or drop the row")) from None
     if not table:
         raise ValueError(f"{path}: no data rows")
     return table
 
 
+def model_input_width(model):
+    return getattr(model.layers[0], "in_features", None) if getattr(model, "layers", None) else None
+
+
 def predict(args) -> int:
-    meta = read_sidecar(args.model)
+    if not os.path.exists(args.model):
+        raise FileNotFoundError(f"--model {args.model}: no such file")
+    meta = read_sidecar_if_any(args.model)
     model = xpnn.load(args.model)
-    xp = backend.host_namespace()
-    names = meta["feature_names"]
-    if args.data.endswith(".npz"):
-        X = check_features(xp, load_npz(args.data, y=None).X, args.data)
-        if X.shape[1] != len(names):
-            raise ValueError(f"{args.data}: X has {X.shape[1]} features but the model expects {len(names)}")
+    if os.path.exists(args.model + ".ckpt"):
+        if os.path.getmtime(args.model + ".ckpt") > os.path.getmtime(args.model) + 1:
+            warnings.warn(f"{args.model}.ckpt is newer than {args.model} (a run went on after the model was "
+                          f"saved?); predicting with {args.model}")
+    loss_name = getattr(model.loss, "name", None)
+    if meta is not None:
+        task = meta["task"]
     else:
-        X = xp.asarray(read_feature_columns(args.data, names), dtype=xp.float64)
-    X = (X - xp.asarray(meta["feature_mean"])) / xp.asarray(meta["feature_std"])
+        task = "classification" if loss_name == "cross_entropy" else "regression" if loss_name else "outputs"
+    if args.proba and task != "classification":
+        raise ValueError(f"--proba: {args.model} is a {task if task != 'outputs' else 'model without a known loss'}"
+                         f"{' model' if task == 'regression' else ''}; probabilities need a classifier")
+    xp = backend.host_namespace()
+    names = meta["feature_names"] if meta else None
+    width = len(names) if names else model_input_width(model)
+    if is_bundled(args.data):
+        data = BUNDLED[args.data]()
+        X = check_features(xp, data.X, args.data, data.feature_names)
+        if names and list(data.feature_names) != names:
+            raise ValueError(f"--data {args.data}: the bundled set's features are not the model's "
+                             f"({', '.join(names[:3])}...)")
+    elif args.data.endswith(".npz"):
+        if not os.path.exists(args.data):
+            raise FileNotFoundError(f"--data {args.data}: no such file")
+        X = check_features(xp, load_npz(args.data, y=None).X, args.data)
+    else:
+        X = xp.asarray(read_feature_columns(args.data, names, args.delimiter, width), dtype=xp.float64)
+    if width is not None and X.shape[1] != width:
+        raise ValueError(f"{args.data}: X has {X.shape[1]} features but the model expects {width}")
+    if meta:
+        X = (X - xp.asarray(meta["feature_mean"])) / xp.asarray(meta["feature_std"])
     out = model.predict(X)
-    if meta["task"] == "classification":
-        labels = [meta["classes"][i] for i in xpnn.to_numpy(backend.namespace_of(out=out).argmax(out, axis=1)).tolist()]
+    if task == "classification":
+        classes = meta["classes"] if meta else [str(i) for i in range(out.shape[1])]
+        labels = [classes[i] for i in xpnn.to_numpy(backend.namespace_of(out=out).argmax(out, axis=1)).tolist()]
         header, rows = ["prediction"], [[label] for label in labels]
         if args.proba:
             proba = xpnn.to_numpy(xpnn.Softmax()(out)).tolist()
-            header += [f"proba_{name}" for name in meta["classes"]]
+            header += [f"proba_{name}" for name in classes]
             rows = [row + [f"{p:.6g}" for p in ps] for row, ps in zip(rows, proba)]
     else:
-        values = xpnn.to_numpy(out).reshape(-1).tolist()
-        header = ["prediction"]
-        rows = [[f"{v * meta['target_std'] + meta['target_mean']:.6g}"] for v in values]
+        values = xpnn.to_numpy(out)
+        values = values.reshape(values.shape[0], -1)
+        if meta:
+            values = values * meta["target_std"] + meta["target_mean"]
+        header = ["prediction"] if values.shape[1] == 1 else [f"output_{i}" for i in range(values.shape[1])]
+        rows = [[f"{v:.6g}" for v in row] for row in values.tolist()]
     stream = open(args.output, "w", newline="", encoding="utf-8") if args.output else sys.stdout
     try:
         writer = csv.writer(stream, lineterminator="\n")
@@ -281,6 +577,10 @@ def predict(args) -> int:
     finally:
         if args.output:
             stream.close()
+    if args.output:
+        how = "with its sidecar" if meta else "without a sidecar: raw features, outputs named by the model's loss"
+        print(f"wrote {len(rows)} predictions ({', '.join(header[:4])}{' ...' if len(header) > 4 else ''}) "
+              f"to {args.output} (model {args.model}, {how})")
     return 0
 
 
@@ -309,18 +609,28 @@ def info(args) -> int:
 
 def main(argv=None) -> int:
     try:
-        args = build_parser().parse_args(argv)
-    except UsageError as error:
-        print(f"{error}", file=sys.stderr)
-        return 2
-    except SystemExit as done:  # --help and --version
-        return done.code or 0
-    command = {"train": train, "predict": predict, "info": info}[args.command]
-    with warnings.catch_warnings():
-        # the library's warnings (resuming with another batch size...) as one line, not two
-        warnings.showwarning = lambda message, category, *_: print(
-            f"xpnn: warning: {message}", file=sys.stderr)
-        return run_command(command, args)
+        try:
+            args = build_parser().parse_args(argv)
+        except UsageError as error:
+            print(f"{error}", file=sys.stderr)
+            return 2
+        except SystemExit as done:  # --help and --version
+            code = done.code or 0
+        else:
+            command = {"train": train, "predict": predict, "info": info}[args.command]
+            with warnings.catch_warnings():
+                # the library's warnings (resuming with another batch size...) as one line, not two
+                warnings.showwarning = lambda message, category, *_: print(
+                    f"xpnn: warning: {message}", file=sys.stderr)
+                code = run_command(command, args)
+        sys.stdout.flush()  # a closed pipe shows up here, not at exit
+        return code
+    except BrokenPipeError:
+        # https://docs.python.org/3/library/signal.html#note-on-sigpipe: point stdout at devnull so
+        # that the flush at exit does not raise again, and exit with 1 as Python does on EPIPE
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
 
 
 def run_command(command, args) -> int:
@@ -330,12 +640,24 @@ def run_command(command, args) -> int:
                 return command(args)
         return command(args)
     except (ValueError, TypeError, OSError, xpnn.BackendError) as error:
+        if isinstance(error, BrokenPipeError):
+            raise
         # the library's messages name the problem; keep them on one line for scripts and logs
         print(f"xpnn: error: {' '.join(str(error).split())}", file=sys.stderr)
         return 2
+    except MemoryError as error:
+        print(f"xpnn: error: out of memory{f' ({error})' if str(error) else ''}; use smaller --hidden "
+              "widths or --batch-size, or less data", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("xpnn: interrupted", file=sys.stderr)
         return 130
+    except Exception as error:  # a bug: one line for the user, the traceback on request
+        if os.environ.get("XPNN_TRACEBACK"):
+            raise
+        print(f"xpnn: internal error: {type(error).__name__}: {' '.join(str(error).split())} "
+              "(a bug in xpnn: please report it; XPNN_TRACEBACK=1 shows the traceback)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

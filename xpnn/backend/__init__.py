@@ -22,7 +22,7 @@ from .numpy_wrapper import numpy_namespace
 from .ops import Ops, ops_for
 from .random import DeviceRandom, rng, seeded, set_seed
 from .selection import (
-    BACKEND_NAMES, ENV_VAR, INSTALL_HINTS, Backend, BackendError, available_backends, describe,
+    BACKEND_NAMES, ENV_VAR, INSTALL_HINTS, Backend, BackendError, active, available_backends, available_memory, describe,
     name, namespace, use_backend,
 )
 
@@ -31,6 +31,6 @@ __all__ = [
     "dtype_name", "host_namespace", "is_array", "namespace_of", "resolve_dtype", "to_numpy",
     "check_not_read_only", "read_arrays", "read_npz", "write_arrays_atomically", "write_atomically", "numpy_namespace", "Ops", "ops_for",
     "DeviceRandom", "rng", "seeded", "set_seed", "BACKEND_NAMES", "ENV_VAR", "INSTALL_HINTS",
-    "Backend", "BackendError", "available_backends", "describe", "name", "namespace",
+    "Backend", "BackendError", "active", "available_backends", "available_memory", "describe", "name", "namespace",
     "use_backend",
 ]

@@ -106,12 +106,13 @@ def _check_cupy_compiles(cupy) -> None:
         )
 
 
-def _resolve(name: str) -> Backend:
+def _resolve(name: str, asked_by: str | None = None) -> Backend:
+    """``asked_by`` says who asked, for ``describe``: ``use_backend('cupy')`` by default."""
     if not isinstance(name, str):
         raise TypeError(f"backend name must be a string, got {type(name).__name__}")
     name = name.strip().lower().replace("-", "_")
     if name != "auto":
-        return replace(_probe(name), reason=f"asked for {name!r}")
+        return replace(_probe(name), reason=asked_by or f"asked for with use_backend({name!r})")
     try:
         return replace(_probe("cupy"), reason="auto: CuPy is installed and a CUDA device is visible")
     except BackendError as why_not:
@@ -124,9 +125,10 @@ _active: Backend | None = None  # resolved lazily so that a bad XPNN_BACKEND doe
 def _current() -> Backend:
     global _active
     if _active is None:
-        requested = os.environ.get(ENV_VAR, "").strip() or "numpy"
+        requested = os.environ.get(ENV_VAR, "").strip()
         try:
-            _active = _resolve(requested)
+            _active = (_resolve(requested, f"{ENV_VAR}={requested}") if requested
+                       else _resolve("numpy", f"default ({ENV_VAR} is not set)"))
         except BackendError as error:
             raise BackendError(f"{ENV_VAR}={requested!r}: {error}") from None
     return _active
@@ -161,6 +163,11 @@ def namespace():
     return _current().xp
 
 
+def active() -> Backend:
+    """The active backend: name, version, device, and why it was chosen."""
+    return _current()
+
+
 def name() -> str:
     """The name of the active backend ('numpy', 'cupy' or 'array_api_strict'; never 'auto')."""
     return _current().name
@@ -172,12 +179,36 @@ def describe() -> str:
     try:
         active = _current()
         lines.append(f"active backend: {active.name} {active.version} on {active.device}")
-        lines.append(f"chosen because: {active.reason or 'default'}")
+        lines.append(f"chosen because: {active.reason}")
     except BackendError as error:
         lines.append(f"active backend: unusable: {error}")
     for backend_name, (usable, detail) in available_backends().items():
         lines.append(f"  {backend_name:<17} {'usable' if usable else 'unusable'}: {detail}")
     return "\n".join(lines)
+
+
+def available_memory() -> tuple[int | None, str]:
+    """(bytes free for new arrays on the active backend's device, where that number comes from);
+    ``(None, reason)`` when it cannot be known. CuPy: the device's free memory
+    (``cupy.cuda.Device().mem_info`` and the free blocks of CuPy's pool); the CPU backends: ``MemAvailable`` of ``/proc/meminfo``,
+    else the physical memory (``os.sysconf``)."""
+    if name() == "cupy":
+        import cupy
+
+        free, _total = cupy.cuda.Device().mem_info  # plus what CuPy's pool holds but does not use
+        free += cupy.get_default_memory_pool().free_bytes()
+        return int(free), f"free memory of GPU {cupy.cuda.Device().id}"
+    try:
+        with open("/proc/meminfo", encoding="ascii") as stream:
+            for line in stream:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024, "available memory (/proc/meminfo)"
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"), "physical memory"
+    except (AttributeError, ValueError, OSError):
+        return None, "the memory size of this system is unknown"
 
 
 def available_backends() -> dict[str, tuple[bool, str]]:

@@ -80,7 +80,8 @@ def load_iris(*, return_X_y: bool = False):
         return table.X, table.y
     xp = backend.host_namespace()
     return Dataset(name="iris", X=table.X, y=table.y, feature_names=list(IRIS_FEATURES),
-                   target_names=xp.asarray(IRIS_CLASSES), description=IRIS_DESCRIPTION)
+                   target_names=xp.asarray(IRIS_CLASSES), description=IRIS_DESCRIPTION,
+                   target_name="species")
 
 
 def load_digits(*, n_class: int = 10, return_X_y: bool = False):
@@ -104,7 +105,7 @@ def load_digits(*, n_class: int = 10, return_X_y: bool = False):
     features = [f"pixel_{row}_{column}" for row in range(8) for column in range(8)]
     return Dataset(name="digits", X=X, y=y, feature_names=features,
                    target_names=xp.arange(n_class), description=DIGITS_DESCRIPTION,
-                   images=xp.reshape(X, (-1, 8, 8)))
+                   images=xp.reshape(X, (-1, 8, 8)), target_name="digit")
 
 
 __all__ = ["DATA_FILES", "data_file", "load_digits", "load_iris"]

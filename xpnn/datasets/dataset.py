@@ -16,6 +16,7 @@ class Dataset:
     - ``target_names``: for classification, the name of each class label (``target_names[y]``
       names every sample); ``None`` otherwise.
     - ``description``: where the data comes from, its licence and how to cite it.
+    - ``target_name``: the name of the target column, when the file named it.
     - ``images``: for image data (the digits), ``X`` reshaped to (samples, height, width).
 
     ``data`` and ``target`` are aliases of ``X`` and ``y``, as in scikit-learn's Bunch.
@@ -28,6 +29,7 @@ class Dataset:
     target_names: object = None
     description: str = ""
     images: object = None
+    target_name: str | None = None
 
     @property
     def data(self):

@@ -8,19 +8,50 @@ from __future__ import annotations
 
 import csv
 import gzip
+import math
 import os
 
 from .. import backend
 from .dataset import Dataset
 
 
-def load_csv(path, target, *, delimiter: str = ",", header: bool = True, return_X_y: bool = False):
+MISSING_MARKERS = ("", "na", "n/a", "nan", "-nan", "null", "none")  # compared lower-cased, stripped
+MISSING_POLICIES = ("error", "drop")
+SNIFFED_DELIMITERS = ",;\t"
+
+
+class CellError(ValueError):
+    """A cell that cannot be used: the message names the file, line and column; ``line`` and
+    ``column`` (the column's name) are kept for callers that add a hint."""
+
+    def __init__(self, message: str, line: int, column: str):
+        super().__init__(message)
+        self.line, self.column = line, column
+
+
+def sniff_delimiter(sample: str, source: str, where: str = "load_csv") -> str:
+    """The field separator of a table from its first lines: one of ``,`` ``;`` tab
+    (``csv.Sniffer`` restricted to those); ``,`` when the sample has a single column."""
+    lines = [line for line in sample.splitlines() if line.strip()][:20]
+    if not lines:
+        return ","
+    try:
+        return csv.Sniffer().sniff("\n".join(lines), delimiters=SNIFFED_DELIMITERS).delimiter
+    except csv.Error:
+        counts = {d: lines[0].count(d) for d in SNIFFED_DELIMITERS}
+        best = max(counts, key=counts.get)
+        return best if counts[best] else ","
+
+
+def load_csv(path, target, *, delimiter: str | None = ",", header: bool = True,
+             missing: str = "error", return_X_y: bool = False):
     """A CSV table as a ``Dataset``: ``target`` is the column to predict, the others are features.
 
     - ``path``: a ``.csv`` file, or a gzip-compressed ``.csv.gz``.
     - ``target``: the target column's name (from the header) or its index (negative counts from
       the end: -1 is the last column). Without a header only an index will do.
-    - ``delimiter``: the field separator (``","``, ``";"``, ``"\\t"``...).
+    - ``delimiter``: the field separator (``","``, ``";"``, ``"\\t"``...); ``None`` sniffs it
+      from the first lines among ``,`` ``;`` and tab.
     - ``header``: whether the first row names the columns; without one the columns are called
       ``column_0``, ``column_1``...
 
@@ -28,16 +59,25 @@ def load_csv(path, target, *, delimiter: str = ",", header: bool = True, return_
     is an integer literal (class labels: ``target_names`` are then the sorted distinct labels),
     float64 when the cells are numbers (regression: ``target_names`` is ``None``), and when the
     cells are words (``setosa``, ``spam``) they are coded 0, 1, ... in sorted order, with the words
-    as ``target_names``. Blank lines are skipped; quoted fields follow the ``csv`` module's rules;
-    ``nan`` and ``inf`` cells are read as such (``fit`` refuses them, naming the sample).
+    as ``target_names``. Blank lines are skipped; quoted fields follow the ``csv`` module's rules.
+    ``target_name`` is the target column's name (from the header, or ``column_<i>``).
+
+    Missing values: an empty cell or one of the usual markers (``NA``, ``N/A``, ``NaN``, ``nan``,
+    ``null``, ``None``, any case) in any column is refused with its line and column when
+    ``missing="error"`` (the default); ``missing="drop"`` skips those rows (the description says
+    how many). A number that is not finite (``inf``, ``-inf``, ``1e999``) is always refused with
+    its line and column: it is not a missing value and no policy hides it.
 
     Raises FileNotFoundError for a missing file and ValueError naming the file and the problem:
-    an empty file, an unknown target column (the message lists the columns), a non-numeric or
-    empty feature cell (line and column named), or a row with the wrong number of fields.
+    an empty file, an unknown target column (the message lists the columns), a non-numeric,
+    missing or non-finite cell (line and column named; a ``CellError``), or a row with the wrong
+    number of fields.
     """
     where = "load_csv"
-    if not isinstance(delimiter, str) or len(delimiter) != 1:
-        raise ValueError(f"{where}: delimiter must be a single character, got {delimiter!r}")
+    if delimiter is not None and (not isinstance(delimiter, str) or len(delimiter) != 1):
+        raise ValueError(f"{where}: delimiter must be a single character, got {delimiter!r} (None sniffs it)")
+    if missing not in MISSING_POLICIES:
+        raise ValueError(f"{where}: missing must be one of {', '.join(map(repr, MISSING_POLICIES))}, got {missing!r}")
     if isinstance(target, bool) or not isinstance(target, (str, int)):
         raise ValueError(
             f"{where}: target must be a column name (str) or index (int), got {target!r}"
@@ -48,8 +88,11 @@ def load_csv(path, target, *, delimiter: str = ",", header: bool = True, return_
     opener = gzip.open if source.endswith(".gz") else open
     try:
         with opener(source, "rt", encoding="utf-8-sig", newline="") as stream:
+            if delimiter is None:
+                delimiter = sniff_delimiter(stream.read(64 * 1024), source, where)
+                stream.seek(0)
             dataset = read_table(stream, source, target, delimiter=delimiter, header=header,
-                                 where=where)
+                                 where=where, missing=missing)
     except (UnicodeDecodeError, gzip.BadGzipFile, EOFError) as error:
         raise ValueError(
             f"{where}: {source}: not a readable text table ({type(error).__name__}: {error})"
@@ -60,7 +103,7 @@ def load_csv(path, target, *, delimiter: str = ",", header: bool = True, return_
 
 
 def read_table(stream, source: str, target, *, delimiter: str = ",", header: bool = True,
-               where: str = "load_csv", name: str | None = None) -> Dataset:
+               where: str = "load_csv", name: str | None = None, missing: str = "error") -> Dataset:
     """The parsing behind ``load_csv``, for any text stream (the bundled data use it too)."""
     rows = csv.reader(stream, delimiter=delimiter)
     names = None
@@ -96,7 +139,16 @@ def read_table(stream, source: str, target, *, delimiter: str = ",", header: boo
             "at least one feature column is needed"
         )
     feature_columns = [i for i in range(len(names)) if i != column]
-    X = [[_number(cells[i], names[i], line, source, where) for i in feature_columns]
+    dropped = 0
+    if missing == "drop":
+        kept = [(cells, line) for cells, line in zip(records, lines)
+                if not any(is_missing(cell) for cell in cells)]
+        dropped = len(records) - len(kept)
+        if not kept:
+            raise ValueError(f"{where}: {source}: every one of the {len(records)} rows has a missing "
+                             "value; missing='drop' leaves nothing")
+        records, lines = [cells for cells, _ in kept], [line for _, line in kept]
+    X = [[number_cell(cells[i], names[i], line, source, where) for i in feature_columns]
          for cells, line in zip(records, lines)]
     y, target_names = _target_values([cells[column] for cells in records], lines, names[column],
                                      source, where)
@@ -107,7 +159,9 @@ def read_table(stream, source: str, target, *, delimiter: str = ",", header: boo
         y=y,
         feature_names=[names[i] for i in feature_columns],
         target_names=target_names,
-        description=f"Loaded from {source}: {len(records)} rows, target column {names[column]!r}.",
+        description=f"Loaded from {source}: {len(records)} rows, target column {names[column]!r}"
+                    + (f"; {dropped} rows with a missing value dropped." if dropped else "."),
+        target_name=names[column],
     )
 
 
@@ -138,13 +192,29 @@ def _target_index(names, target, header, source, where) -> int:
     return matches[0]
 
 
-def _number(cell: str, column: str, line: int, source: str, where: str) -> float:
+def is_missing(cell: str) -> bool:
+    """An empty cell or one of ``MISSING_MARKERS`` (any case)."""
+    return cell.strip().lower() in MISSING_MARKERS
+
+
+def number_cell(cell: str, column: str, line: int, source: str, where: str, *,
+            what: str = "value") -> float:
+    """A cell as a finite float, or a CellError naming the file, line and column."""
     text = cell.strip()
+    if is_missing(text):
+        problem = (f"an empty cell (missing {what})" if not text
+                   else f"{text!r} marks a missing {what}")
+        raise CellError(f"{where}: {source}: line {line}, column {column!r}: {problem}; fill it in, "
+                        "or drop such rows (missing='drop')", line, column)
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
-        problem = "an empty cell (missing value)" if not text else f"{cell!r} is not a number"
-        raise ValueError(f"{where}: {source}: line {line}, column {column!r}: {problem}") from None
+        raise CellError(f"{where}: {source}: line {line}, column {column!r}: {cell!r} is not a number",
+                        line, column) from None
+    if not math.isfinite(value):
+        raise CellError(f"{where}: {source}: line {line}, column {column!r}: {text!r} is not a finite "
+                        "number", line, column)
+    return value
 
 
 def _integer_or_none(text: str):
@@ -166,10 +236,8 @@ def _target_values(cells, lines, column, source, where):
     xp = backend.host_namespace()
     texts = [cell.strip() for cell in cells]
     for text, line in zip(texts, lines):
-        if not text:
-            raise ValueError(
-                f"{where}: {source}: line {line}, column {column!r}: an empty cell (missing target)"
-            )
+        if is_missing(text):
+            number_cell(text, column, line, source, where, what="target")  # raises, naming the cell
     integers = [_integer_or_none(text) for text in texts]
     if all(value is not None for value in integers):
         y = xp.asarray(integers, dtype=xp.int64)
@@ -177,6 +245,9 @@ def _target_values(cells, lines, column, source, where):
     floats = [_float_or_none(text) for text in texts]
     numeric = [value is not None for value in floats]
     if all(numeric):
+        for value, text, line in zip(floats, texts, lines):
+            if not math.isfinite(value):
+                number_cell(text, column, line, source, where, what="target")  # raises
         return xp.asarray(floats, dtype=xp.float64), None
     if any(numeric):  # a typo in a numeric column, or a number among class words
         odd = numeric.index(False) if sum(numeric) > len(numeric) // 2 else numeric.index(True)
@@ -235,4 +306,4 @@ def load_npz(path, X: str = "X", y: str | None = "y", *, return_X_y: bool = Fals
     )
 
 
-__all__ = ["load_csv", "load_npz", "read_table"]
+__all__ = ["CellError", "MISSING_MARKERS", "is_missing", "load_csv", "number_cell", "load_npz", "read_table", "sniff_delimiter"]
