@@ -153,3 +153,40 @@ def test_a_users_callback_may_add_the_monitored_value():
     history = xpnn.Model(xpnn.Dense(3, 1)).fit(X, y, loss="mse", optimizer="sgd", verbose=0, epochs=4,
                                               callbacks=[AddsScore(), xpnn.EarlyStopping("score", mode="max")])
     assert history.stop_reason.startswith("EarlyStopping: score did not improve")
+
+
+# ---------------------------------------------------------------- 4: sizes checked before any allocation
+
+@pytest.mark.parametrize("make, shape", [
+    (lambda: xpnn.Dense(10**12, 2), r"\(1000000000000, 2\)"),  # the cases
+    (lambda: xpnn.Dense(in_features=10**12, out_features=3), r"\(1000000000000, 3\)"),
+    (lambda: xpnn.Conv2D(10**5, 10**5, 5), r"\(100000, 100000, 5, 5\)"),
+])
+def test_a_parameter_too_large_for_the_device_is_refused_before_it_is_drawn(make, shape):
+    with pytest.raises(ValueError, match=rf"a weight of shape {shape} holds .* it needs about .*, more than the"):
+        make()
+
+
+def test_the_memory_check_uses_what_the_device_has(monkeypatch):
+    from xpnn.utils import validation
+
+    monkeypatch.setattr(validation, "available_memory", lambda: (10**9, "a test's 1 GB"))
+    xpnn.Dense(5000, 5000)  # 100 MB, 400 MB with gradient and moments: fits
+    with pytest.raises(ValueError, match=r"Dense: a weight of shape \(10000, 10000\) holds 100,000,000 float32 values "
+                                         r"\(381.5 MiB\); .* about 1.5 GiB, more than the 953.7 MiB of a test's 1 GB"):
+        xpnn.Dense(10000, 10000)
+    monkeypatch.setattr(validation, "available_memory", lambda: (None, "unknown"))
+    xpnn.Dense(10000, 100)  # unknown free memory: no refusal
+
+
+def test_a_model_file_declaring_a_huge_layer_is_refused_by_name(tmp_path):
+    from xpnn.training.checkpoint import MODEL_FORMAT, read_file, write_file
+
+    path = tmp_path / "m.xpnn"
+    xpnn.Model(xpnn.Dense(3, 2)).save(path)
+    content = read_file(path, (MODEL_FORMAT,))
+    content["architecture"]["config"]["layers"][0]["config"]["in_features"] = 10**12
+    write_file(path, MODEL_FORMAT, content)
+    with pytest.raises(ValueError, match=r"m.xpnn: cannot rebuild the model from its architecture: Dense: a weight of "
+                                         r"shape \(1000000000000, 2\)"):
+        xpnn.load(path)

@@ -44,7 +44,7 @@ import xpnn
 from xpnn import activations, backend, optimizers
 from xpnn.datasets import load_csv, load_digits, load_iris, load_npz
 from xpnn.datasets.files import CellError, number_cell, sniff_delimiter
-from xpnn.utils.validation import check_int, check_number
+from xpnn.utils.validation import byte_size, check_int, check_number
 
 SIDECAR_FORMAT, SIDECAR_VERSION = "xpnn.cli", 1
 BUNDLED = {"iris": load_iris, "digits": load_digits}  # --data NAME when no file of that name exists
@@ -321,11 +321,7 @@ def estimated_bytes(widths, batch_size, itemsize):
     return itemsize * (4 * weights + 3 * batch_size * sum(widths)) + 8 * largest, weights
 
 
-def _size(n_bytes) -> str:
-    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
-        if n_bytes < 1024 or unit == "TiB":
-            return f"{n_bytes:.0f} {unit}" if unit == "bytes" else f"{n_bytes:.1f} {unit}"
-        n_bytes /= 1024
+_size = byte_size
 
 
 def check_memory(widths, batch_size):

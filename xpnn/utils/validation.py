@@ -16,7 +16,7 @@ import math
 import numbers
 import operator
 
-from ..backend import dtype_is, dtype_name, is_array, namespace_of
+from ..backend import available_memory, dtype_is, dtype_name, is_array, namespace_of
 
 
 # ---------------------------------------------------------------- plain values
@@ -62,6 +62,37 @@ def check_float_dtype(dtype, arg: str, where: str) -> str:
     if name not in ("float32", "float64"):
         raise TypeError(f"{where}: {arg} must be 'float32' or 'float64', got {dtype!r:.60}")
     return name
+
+
+def byte_size(n_bytes: float) -> str:
+    """``n_bytes`` for a person: '1.5 GiB'."""
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
+        if n_bytes < 1024 or unit == "TiB":
+            return f"{n_bytes:.0f} {unit}" if unit == "bytes" else f"{n_bytes:.1f} {unit}"
+        n_bytes /= 1024
+
+
+#: below this a parameter is not worth reading the free memory for
+_SMALL_PARAMETER_BYTES = 2**26
+
+
+def check_parameter_memory(shape, dtype, arg: str, where: str) -> None:
+    """Refuse, before anything is allocated, a parameter that cannot be trained in the memory
+    the active device has: the array, its gradient and two optimizer moments (Adam's) take
+    four times its size. ValueError naming the layer, the shape and the memory available;
+    nothing when the free memory cannot be known."""
+    count = math.prod(shape)
+    itemsize = 8 if dtype_name(dtype) == "float64" else 4
+    if count * itemsize < _SMALL_PARAMETER_BYTES:
+        return
+    needed = 4 * count * itemsize
+    available, source = available_memory()
+    if available is not None and needed > available:
+        raise ValueError(
+            f"{where}: a {arg} of shape {tuple(shape)} holds {count:,} {dtype_name(dtype)} values "
+            f"({byte_size(count * itemsize)}); with its gradient and optimizer state it needs about "
+            f"{byte_size(needed)}, more than the {byte_size(available)} of {source}"
+        )
 
 
 def check_optional_number(value, arg: str, where: str, **bounds):

@@ -17,7 +17,7 @@ from __future__ import annotations
 from ...backend import dtype_name, namespace_of, ops_for
 from ...utils.validation import (
     check_bool, check_float_array, check_float_dtype, check_images, check_int, check_output_shape, check_pair,
-    check_same_dtype,
+    check_parameter_memory, check_same_dtype,
 )
 from .. import activations, init as initializers
 from ..activations import Activation
@@ -117,6 +117,7 @@ class Conv2D(Layer):
         self.padding, self._pads = _padding(padding, self.kernel_size, self.stride, self.dilation, where)
         check_float_dtype(dtype, "dtype", where)
         check_bool(bias, "bias", where)
+        check_parameter_memory((self.out_channels, self.in_channels, *self.kernel_size), dtype, "weight", where)
         activation = activations.get(activation)
         initializer = initializers.get(init or (
             "he_normal" if activation is None else activations.default_init_for(activation)))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ...backend import dtype_name, namespace_of
 from ...utils.validation import (
     check_batch_of_features, check_bool, check_float_array, check_float_dtype, check_int, check_output_shape,
-    check_same_dtype,
+    check_parameter_memory, check_same_dtype,
 )
 from .. import activations, init as initializers
 from ..activations import Activation
@@ -28,6 +28,7 @@ class Dense(Layer):
         self.out_features = check_int(out_features, "out_features", "Dense", minimum=1)
         check_float_dtype(dtype, "dtype", "Dense")
         check_bool(bias, "bias", "Dense")
+        check_parameter_memory((self.in_features, self.out_features), dtype, "weight", "Dense")
         activation = activations.get(activation)
         initializer = initializers.get(init or activations.default_init_for(activation))
         shape = (self.in_features, self.out_features)
