@@ -363,7 +363,7 @@ def csv_error_cases(tmp_path):
         (write(tmp_path / "range.csv", "a,t\n1,2\n"), 2, {}, ValueError,
          r"range\.csv: target column index 2 is out of range; the file has 2 columns"),
         (write(tmp_path / "twice.csv", "t,a,t\n1,2,3\n"), "t", {}, ValueError,
-         r"twice\.csv: 2 columns are named 't' \(columns 0, 2\); give the index"),
+         r"twice\.csv: the header names column 't' more than once \(columns 1, 3\); give every column"),
         (write(tmp_path / "alone.csv", "t\n1\n"), "t", {}, ValueError,
          r"alone\.csv: there is only the target column 't'; at least one feature column"),
         (write(tmp_path / "delim.csv", "a,t\n1,2\n"), "t", {"delimiter": ", "}, ValueError,

@@ -114,6 +114,13 @@ def read_table(stream, source: str, target, *, delimiter: str = ",", header: boo
                 break
         if names is None:
             raise ValueError(f"{where}: {source}: the file is empty (no header, no rows)")
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            # columns are found by name (a target, predict's columns): a repeated one is ambiguous
+            first = repeated[0]
+            places = [str(i + 1) for i, name in enumerate(names) if name == first]
+            raise ValueError(f"{where}: {source}: the header names column {first!r} more than once "
+                             f"(columns {', '.join(places)}); give every column its own name")
     records, lines = [], []
     for cells in rows:
         if not any(cell.strip() for cell in cells):
@@ -184,12 +191,7 @@ def _target_index(names, target, header, source, where) -> int:
             f"{where}: {source}: no column named {target!r}; the columns are: "
             + ", ".join(repr(column) for column in names)
         )
-    if len(matches) > 1:
-        raise ValueError(
-            f"{where}: {source}: {len(matches)} columns are named {target!r} (columns "
-            f"{', '.join(map(str, matches))}); give the index of the one you mean"
-        )
-    return matches[0]
+    return matches[0]  # one: read_table refuses a header that repeats a name
 
 
 def is_missing(cell: str) -> bool:
