@@ -358,6 +358,31 @@ def default_model_path(checkpoint_path) -> str:
     return stem, f"the name of {checkpoint_path} without .ckpt"
 
 
+def _same_file(a: str, b: str) -> bool:
+    """Whether two paths name one file: through symlinks, ``./`` and ``..``, and letter case
+    or hard links where the file system says so (``samefile`` once both exist)."""
+    if os.path.exists(a) and os.path.exists(b):
+        return os.path.samefile(a, b)
+    return os.path.normcase(os.path.realpath(a)) == os.path.normcase(os.path.realpath(b))
+
+
+def refuse_output_over_input(outputs: dict, inputs: dict, allowed=()) -> None:
+    """ValueError, before anything is read or written, when a file the command writes is one it
+    reads (``predict --output m.xpnn`` wrote CSV over the model and exited 0) or another it
+    writes; ``allowed`` lists the (output, input) pairs that are one file by design (a resumed
+    run's checkpoint)."""
+    written = [(label, path) for label, path in outputs.items() if path]
+    for label, path in written:
+        for source, given in inputs.items():
+            if given and (label, source) not in allowed and _same_file(path, given):
+                raise ValueError(f"{label} {path} is the {source} file {given}: writing it would destroy "
+                                 f"what the command reads; give another path")
+    for index, (label, path) in enumerate(written):
+        for other, other_path in written[index + 1:]:
+            if _same_file(path, other_path):
+                raise ValueError(f"{label} {path} and {other} {other_path} are the same file; give them different paths")
+
+
 def train(args) -> int:
     if args.target is not None and args.data is None:
         raise ValueError("--target names a column of --data; the bundled digits need none")
@@ -367,15 +392,18 @@ def train(args) -> int:
         raise FileNotFoundError(f"--resume {args.resume}: no such file")
     save, save_how = (args.save, "--save") if args.save or not args.resume else default_model_path(args.resume)
     source = args.data or "digits"
-    if save is not None and args.data is not None and os.path.abspath(save) == os.path.abspath(args.data):
-        raise ValueError(f"the model would be written over the data file {args.data}; give --save PATH")
+    checkpoint = args.checkpoint or args.resume or (save + ".ckpt" if save else None)
+    outputs = {"--save": save, "the model's sidecar": save and save + ".json",
+               "--checkpoint": checkpoint, "the checkpoint's sidecar": checkpoint and checkpoint + ".json"}
+    refuse_output_over_input(outputs, {"--data": None if is_bundled(args.data) else args.data,
+                                       "--resume": args.resume},
+                             allowed=[("--checkpoint", "--resume"), ("the checkpoint's sidecar", "--resume")])
     xp = backend.host_namespace()
     X, y, feature_names, target_name, target_names, target_how = load_training_data(args)
     X = check_features(xp, X, source, feature_names)
     if y is None or y.ndim != 1:
         raise ValueError(f"{source}: the target must be one value per sample")
     task, task_reason, y, classes = choose_task(xp, y, target_names, args.task, source, target_name)
-    checkpoint = args.checkpoint or args.resume or (save + ".ckpt" if save else None)
     meta = {"format": SIDECAR_FORMAT, "version": SIDECAR_VERSION, "task": task, "task_reason": task_reason,
             "feature_names": list(feature_names), "target": target_name, "model": save, "checkpoint": checkpoint}
     if task == "classification":
@@ -516,6 +544,9 @@ def model_input_width(model):
 def predict(args) -> int:
     if not os.path.exists(args.model):
         raise FileNotFoundError(f"--model {args.model}: no such file")
+    refuse_output_over_input({"--output": args.output}, {
+        "--model": args.model, "the model's sidecar": args.model + ".json",
+        "--data": None if is_bundled(args.data) else args.data})
     meta = read_sidecar_if_any(args.model)
     model = xpnn.load(args.model)
     if os.path.exists(args.model + ".ckpt"):
@@ -565,14 +596,15 @@ def predict(args) -> int:
             values = values * meta["target_std"] + meta["target_mean"]
         header = ["prediction"] if values.shape[1] == 1 else [f"output_{i}" for i in range(values.shape[1])]
         rows = [[f"{v:.6g}" for v in row] for row in values.tolist()]
-    stream = open(args.output, "w", newline="", encoding="utf-8") if args.output else sys.stdout
-    try:
+    def write_rows(stream):
         writer = csv.writer(stream, lineterminator="\n")
         writer.writerow(header)
         writer.writerows(rows)
-    finally:
-        if args.output:
-            stream.close()
+
+    if args.output:  # atomically: an interrupted write leaves the previous file as it was
+        backend.write_atomically(args.output, write_rows, binary=False)
+    else:
+        write_rows(sys.stdout)
     if args.output:
         how = "with its sidecar" if meta else "without a sidecar: raw features, outputs named by the model's loss"
         print(f"wrote {len(rows)} predictions ({', '.join(header[:4])}{' ...' if len(header) > 4 else ''}) "

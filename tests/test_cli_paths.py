@@ -1,0 +1,74 @@
+"""Issue 18, item 1: the command never writes over a file it reads, however the path is
+spelled (symlinks, ./, ..), and a read-only destination is not replaced."""
+
+import os
+
+import numpy as np
+import pytest
+
+from xpnn.cli import main
+
+from .test_cli import run, write_csv
+
+
+@pytest.fixture
+def trained(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    write_csv(tmp_path / "d.csv", ["a", "b", "c", "label"],
+              [[*row, int(row[0] > 0)] for row in X.round(4).tolist()])
+    code, _, err = run(capsys, "train", "--data", "d.csv", "--target", "label", "--epochs", "2", "--save", "m.xpnn",
+                       "--quiet")
+    assert code == 0, err
+    return tmp_path
+
+
+def _refused(capsys, *argv):
+    code, out, err = run(capsys, *argv)
+    assert code != 0 and "Traceback" not in err, err
+    return err
+
+
+@pytest.mark.parametrize("output", ["m.xpnn", "./m.xpnn", "sub/../m.xpnn", "link-to-model", "d.csv", "./d.csv",
+                                    "m.xpnn.json"])
+def test_predict_never_writes_over_what_it_reads(trained, capsys, output):
+    (trained / "sub").mkdir()
+    os.symlink(trained / "m.xpnn", trained / "link-to-model")
+    before = {name: (trained / name).read_bytes() for name in ("m.xpnn", "d.csv", "m.xpnn.json")}
+    err = _refused(capsys, "predict", "--model", "m.xpnn", "--data", "d.csv", "--output", output)
+    assert f"--output {output} is the" in err and "give another path" in err
+    assert before == {name: (trained / name).read_bytes() for name in before}
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--save", "d.csv"], "--save d.csv is the --data file d.csv"),
+    (["--save", "./d.csv"], "--save ./d.csv is the --data file"),
+    (["--save", "m2.xpnn", "--checkpoint", "d.csv"], "--checkpoint d.csv is the --data file"),
+    (["--save", "m2.xpnn", "--checkpoint", "m2.xpnn"], "--save m2.xpnn and --checkpoint m2.xpnn are the same file"),
+    (["--save", "d.csv.json"], None),  # not an input: allowed (the sidecar of a model named d.csv.json)
+])
+def test_train_never_writes_over_its_data(trained, capsys, argv, message):
+    before = (trained / "d.csv").read_bytes()
+    if message is None:
+        code, _, err = run(capsys, "train", "--data", "d.csv", "--target", "label", "--epochs", "1", "--quiet", *argv)
+        assert code == 0, err
+        return
+    err = _refused(capsys, "train", "--data", "d.csv", "--target", "label", "--epochs", "1", "--quiet", *argv)
+    assert message in err
+    assert (trained / "d.csv").read_bytes() == before
+
+
+def test_a_read_only_output_is_not_replaced(trained, capsys):
+    (trained / "out.csv").write_text("kept\n")
+    os.chmod(trained / "out.csv", 0o444)
+    err = _refused(capsys, "predict", "--model", "m.xpnn", "--data", "d.csv", "--output", "out.csv")
+    assert "out.csv" in err and "read-only" in err
+    assert (trained / "out.csv").read_text() == "kept\n"
+
+
+def test_predict_output_is_written(trained, capsys):
+    code, out, err = run(capsys, "predict", "--model", "m.xpnn", "--data", "d.csv", "--output", "p.csv")
+    assert code == 0, err
+    assert (trained / "p.csv").read_text().startswith("prediction\n") and "wrote 60 predictions" in out
+    assert main is not None
