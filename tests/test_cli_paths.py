@@ -1,6 +1,8 @@
-"""Issue 18, item 1: the command never writes over a file it reads, however the path is
-spelled (symlinks, ./, ..), and a read-only destination is not replaced."""
+"""Issue 18, items 1 and 12: the command never writes over a file it reads, however the path
+is spelled (symlinks, ./, ..), a read-only destination is not replaced, and a damaged sidecar
+is a named error, not an IndexError or KeyError."""
 
+import json
 import os
 
 import numpy as np
@@ -72,3 +74,24 @@ def test_predict_output_is_written(trained, capsys):
     assert code == 0, err
     assert (trained / "p.csv").read_text().startswith("prediction\n") and "wrote 60 predictions" in out
     assert main is not None
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"classes": []}, "classes must list the class names, at least 2"),
+    ({"classes": ["a", "b", "c"]}, "it names 3 classes but the model has 2 outputs"),
+    ({"classes": None}, "classes must list the class names"),
+    ({"feature_mean": [0]}, "feature_mean must be 3 finite numbers, one per feature"),
+    ({"feature_std": "x"}, "feature_std must be 3 finite numbers"),
+    ({"feature_std": [1, 0, 1]}, "feature_std must be positive"),
+    ({"feature_names": [1, 2, 3]}, "feature_names must be a non-empty list of column names"),
+    ({"task": "nonsense"}, "task must be 'classification' or 'regression'"),
+    ({"task": "regression", "target_mean": "a"}, "target_mean must be a finite number"),
+])
+def test_a_damaged_sidecar_is_named(trained, capsys, change, message):
+    path = trained / "m.xpnn.json"
+    meta = json.loads(path.read_text())
+    meta.update(change)
+    path.write_text(json.dumps(meta))
+    code, _, err = run(capsys, "predict", "--model", "m.xpnn", "--data", "d.csv")
+    assert code != 0 and "Traceback" not in err and "internal error" not in err
+    assert f"m.xpnn.json: corrupted sidecar: {message}" in err

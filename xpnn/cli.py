@@ -33,6 +33,7 @@ import csv
 import gzip
 import importlib.metadata
 import json
+import math
 import os
 import platform
 import re
@@ -496,7 +497,38 @@ def read_sidecar_if_any(model_path):
     needed = {"format", "task", "feature_names", "feature_mean", "feature_std"}
     if not isinstance(meta, dict) or meta.get("format") != SIDECAR_FORMAT or not needed <= set(meta):
         raise ValueError(f"{path}: not an xpnn sidecar (it needs the keys {', '.join(sorted(needed))})")
+    _check_sidecar(meta, path)
     return meta
+
+
+def _check_sidecar(meta: dict, path: str) -> None:
+    """Every entry predict uses, checked for type and agreement (a bad sidecar ended in an
+    IndexError or KeyError): ValueError naming the file and the entry."""
+    def bad(entry, what):
+        return ValueError(f"{path}: corrupted sidecar: {entry} {what}")
+
+    def finite_numbers(values):
+        return isinstance(values, list) and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values)
+
+    names = meta["feature_names"]
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        raise bad("feature_names", "must be a non-empty list of column names")
+    for entry in ("feature_mean", "feature_std"):
+        if not finite_numbers(meta[entry]) or len(meta[entry]) != len(names):
+            raise bad(entry, f"must be {len(names)} finite numbers, one per feature")
+    if not all(v > 0 for v in meta["feature_std"]):
+        raise bad("feature_std", "must be positive")
+    if meta["task"] == "classification":
+        classes = meta.get("classes")
+        if not isinstance(classes, list) or len(classes) < 2 or not all(isinstance(c, str) for c in classes):
+            raise bad("classes", "must list the class names, at least 2, as text")
+    elif meta["task"] == "regression":
+        for entry in ("target_mean", "target_std"):
+            if not finite_numbers([meta.get(entry)]) or (entry == "target_std" and not meta[entry] > 0):
+                raise bad(entry, "must be a finite number" + (" > 0" if entry == "target_std" else ""))
+    else:
+        raise bad("task", f"must be 'classification' or 'regression', got {meta['task']!r:.40}")
 
 
 def read_feature_columns(path, names, delimiter=None, width=None):
@@ -583,6 +615,9 @@ def predict(args) -> int:
     out = model.predict(X)
     if task == "classification":
         classes = meta["classes"] if meta else [str(i) for i in range(out.shape[1])]
+        if len(classes) != out.shape[1]:
+            raise ValueError(f"{args.model}.json: corrupted sidecar: it names {len(classes)} classes but the model "
+                             f"has {out.shape[1]} outputs")
         labels = [classes[i] for i in xpnn.to_numpy(backend.namespace_of(out=out).argmax(out, axis=1)).tolist()]
         header, rows = ["prediction"], [[label] for label in labels]
         if args.proba:
