@@ -190,3 +190,24 @@ def test_a_model_file_declaring_a_huge_layer_is_refused_by_name(tmp_path):
     with pytest.raises(ValueError, match=r"m.xpnn: cannot rebuild the model from its architecture: Dense: a weight of "
                                          r"shape \(1000000000000, 2\)"):
         xpnn.load(path)
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: xpnn.EarlyStopping(restore_best_weights="yes"), "EarlyStopping: restore_best_weights must be True or False"),
+    (lambda: xpnn.ModelCheckpoint("c.ckpt", save_best_only=1), "ModelCheckpoint: save_best_only must be True or False"),
+    (lambda: xpnn.ModelCheckpoint("c.ckpt", save_weights_only="no"), "save_weights_only must be True or False"),
+    (lambda: xpnn.LearningRateScheduler(lambda epoch, lr: lr, verbose=2), "LearningRateScheduler: verbose must be"),
+    (lambda: xpnn.callbacks.CSVLogger("log.csv", append="no"), "CSVLogger: append must be True or False"),
+    (lambda: xpnn.MSE(validate="no"), "MSE: validate must be True or False"),
+    (lambda: xpnn.Parameter(np.zeros(2), trainable=0), "Parameter: trainable must be True or False"),
+])
+def test_flags_must_be_bools(tmp_path, monkeypatch, make, message):
+    """Issue 18, item 10: flags were taken by truthiness ('no' meant True)."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(TypeError, match=message):
+        make()
+
+
+def test_fit_shuffle_must_be_a_bool():
+    with pytest.raises(TypeError, match="fit: shuffle must be True or False, got 'no'"):
+        _fit(shuffle="no")

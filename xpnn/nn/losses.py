@@ -45,7 +45,7 @@ class Loss:
     prediction_kind = "values"
 
     def __init__(self, *, validate: bool = True):
-        self.validate = bool(validate)
+        self.validate = check_bool(validate, "validate", type(self).__name__)
 
     def unchecked(self) -> "Loss":
         """A copy of this loss with ``validate=False``, for a loop that checked its targets

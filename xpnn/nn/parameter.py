@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..backend import dtype_name, namespace_of
+from ..utils.validation import check_bool
 
 
 class Parameter:
@@ -22,7 +23,7 @@ class Parameter:
         self.value = value
         self.grad = None
         self.name = name
-        self.trainable = bool(trainable)
+        self.trainable = check_bool(trainable, "trainable", "Parameter")
 
     @property
     def shape(self) -> tuple:

@@ -26,7 +26,7 @@ from ..backend import (
     asarray_like, check_not_read_only, copy_of, host_namespace, is_array, to_numpy, write_atomically,
 )
 from ..optim import schedules
-from ..utils.validation import check_choice, check_int, check_monitor, check_number, check_optional_number
+from ..utils.validation import check_bool, check_choice, check_int, check_monitor, check_number, check_optional_number
 from .checkpoint import save_model
 
 
@@ -199,7 +199,7 @@ class EarlyStopping(Callback):
         self.min_delta = check_number(min_delta, "min_delta", where, low=0)
         self.mode, self._better = _better_function(monitor, mode, where)
         self.baseline = check_optional_number(baseline, "baseline", where)
-        self.restore_best_weights = bool(restore_best_weights)
+        self.restore_best_weights = check_bool(restore_best_weights, "restore_best_weights", where)
         self.start_from_epoch = check_int(start_from_epoch, "start_from_epoch", where, minimum=0)
         self._reset()
 
@@ -298,9 +298,10 @@ class ModelCheckpoint(Callback):
                  mode: str = "auto", save_weights_only: bool = False):
         super().__init__()
         self.path = checked_file_path(path, "ModelCheckpoint", template=True)
-        self.monitor, self.save_best_only = check_monitor(monitor, "ModelCheckpoint"), bool(save_best_only)
+        self.monitor = check_monitor(monitor, "ModelCheckpoint")
+        self.save_best_only = check_bool(save_best_only, "save_best_only", "ModelCheckpoint")
         self.mode, self._better = _better_function(monitor, mode, "ModelCheckpoint")
-        self.save_weights_only = bool(save_weights_only)
+        self.save_weights_only = check_bool(save_weights_only, "save_weights_only", "ModelCheckpoint")
         self.best = math.inf if self.mode == "min" else -math.inf
         self.last_path = None
 
@@ -359,7 +360,7 @@ class LearningRateScheduler(Callback):
             what = f"the class {schedule.__name__}" if isinstance(schedule, type) else type(schedule).__name__
             raise TypeError(f"LearningRateScheduler: schedule must be a Schedule instance (such as "
                             f"schedules.StepDecay(0.1)) or a function (epoch, lr) -> lr, got {what}")
-        self.schedule, self.verbose = schedule, bool(verbose)
+        self.schedule, self.verbose = schedule, check_bool(verbose, "verbose", "LearningRateScheduler")
 
     def on_train_begin(self, logs=None):
         where = "LearningRateScheduler"
@@ -447,7 +448,7 @@ class CSVLogger(Callback):
         if len(separator) != 1 or separator in '"\r\n':
             raise ValueError(f"{where}: separator must be one character other than a quote or a "
                              f"line break, got {separator!r}")
-        self.path, self.separator, self.append = path, separator, bool(append)
+        self.path, self.separator, self.append = path, separator, check_bool(append, "append", where)
         self._file = self._writer = self._keys = None
 
     def on_train_begin(self, logs=None):
@@ -567,7 +568,7 @@ class ProgressBar(Callback):
         if file is not None and not callable(getattr(file, "write", None)):
             raise TypeError(f"ProgressBar: file must be a text stream with a write method or None, "
                             f"got {type(file).__name__}")
-        self.per_epoch_lines = bool(per_epoch_lines)
+        self.per_epoch_lines = check_bool(per_epoch_lines, "per_epoch_lines", "ProgressBar")
         self.refresh_seconds = check_number(refresh_seconds, "refresh_seconds", "ProgressBar", low=0)
         self.file = file
         self._bar = None

@@ -18,7 +18,7 @@ from ..nn.activations import Activation
 from ..nn.layer import layer_config
 from ..nn.layers.sequential import Sequential
 from .. import optim
-from ..utils.validation import check_int, check_number, check_optional_int
+from ..utils.validation import check_bool, check_int, check_number, check_optional_int
 from . import data, metrics as metrics_module, weights as sample_weights
 from .callbacks import Callback, History, ProgressBar, check_optimizer_schedule, restore_state, snapshot_state
 from .checkpoint import (
@@ -418,6 +418,7 @@ def fit(model, X, y, *, loss, optimizer=None, epochs: int = 1, batch_size: int |
     epochs = check_int(epochs, "epochs", where, minimum=0)
     batch_size = check_optional_int(batch_size, "batch_size", where, minimum=1)
     validation_split = check_number(validation_split, "validation_split", where, low=0, high=1, high_open=True)
+    shuffle = check_bool(shuffle, "shuffle", where)
     if verbose not in (0, 1, 2):
         raise ValueError(f"{where}: verbose must be 0 (silent), 1 (a line per epoch, with a bar on a terminal) or 2 (a line per epoch), got {verbose!r}")
     if isinstance(callbacks, Callback) or not isinstance(callbacks, (list, tuple, type(None))):
@@ -484,7 +485,7 @@ def fit(model, X, y, *, loss, optimizer=None, epochs: int = 1, batch_size: int |
         callbacks.append(ProgressBar(per_epoch_lines=verbose == 2))
     callbacks.sort(key=lambda c: c.order)  # stable: list order within one order value
     trainer = Trainer(model, loss, optimizer, metric_list, callbacks, epochs=epochs,
-                      batch_size=batch_size, shuffle=bool(shuffle), shuffle_rng=_shuffle_generator(seed, where),
+                      batch_size=batch_size, shuffle=shuffle, shuffle_rng=_shuffle_generator(seed, where),
                       has_validation=validation is not None,
                       steps_per_epoch=-(-X.shape[0] // step), verbose=verbose)
     for callback in callbacks:
