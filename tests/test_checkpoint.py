@@ -220,8 +220,12 @@ def test_files_that_are_not_xpnn_files(xp, tmp_path):
 
 
 def test_pickles_are_never_loaded(xp, tmp_path):
+    import json
+
     sneaky = tmp_path / "sneaky.npz"
-    np.savez(sneaky, __xpnn_meta__=np.frombuffer(b"{}", dtype=np.uint8), a0=np.array([object()], dtype=object))
+    meta = {"format": "xpnn.model", "version": 1, "content": {"state": {"names": ["w"], "arrays": [{"__array__": "a0"}]}}}
+    np.savez(sneaky, __xpnn_meta__=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
+             a0=np.array([object()], dtype=object))
     with pytest.raises(ValueError, match=r"sneaky.npz: not a readable \.npz archive.*allow_pickle"):
         xpnn.load(sneaky)
 
@@ -573,3 +577,32 @@ def test_content_that_is_not_a_dict_is_named(tmp_path):
     write_arrays_atomically(tmp_path / "list.xpnn", {}, {"format": "xpnn.model", "version": 1, "content": [1, 2]})
     with pytest.raises(ValueError, match="list.xpnn: corrupted: its content is list, not a dict"):
         xpnn.load(tmp_path / "list.xpnn")
+
+
+def test_only_the_arrays_the_file_refers_to_are_read(tmp_path):
+    """Issue 18, item 4: an extra member is never loaded; here it could not be (an object
+    array, which allow_pickle=False refuses), and loading still works."""
+    path = tmp_path / "m.xpnn"
+    model = xpnn.Model(xpnn.Dense(3, 2))
+    model.save(path)
+    with zipfile.ZipFile(path, "a") as archive:
+        stream = io.BytesIO()
+        np.save(stream, np.array([{"not": "read"}], dtype=object), allow_pickle=True)
+        archive.writestr("unused.npy", stream.getvalue())
+    np.testing.assert_array_equal(xpnn.load(path).get_weights()[0], model.get_weights()[0])
+
+
+def test_a_reference_that_is_not_a_name_is_named(tmp_path):
+    from xpnn.training.checkpoint import MODEL_FORMAT, read_file, write_file
+
+    path = tmp_path / "m.xpnn"
+    xpnn.Model(xpnn.Dense(3, 2)).save(path)
+    content = read_file(path, (MODEL_FORMAT,))
+    write_file(path, MODEL_FORMAT, content)
+    from xpnn.backend import read_arrays, write_arrays_atomically
+
+    arrays, meta = read_arrays(path)
+    meta["content"]["state"]["arrays"][0] = {"__array__": [1]}
+    write_arrays_atomically(path, arrays, meta)
+    with pytest.raises(ValueError, match=r"m.xpnn: corrupted: it refers to array \[1\] which is missing"):
+        xpnn.load(path)

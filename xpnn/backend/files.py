@@ -78,8 +78,9 @@ def write_npz(stream, payload: dict) -> None:
     numpy.savez(stream, **payload)
 
 
-def _npz_contents(path) -> dict:
-    """Every array of the .npz archive at ``path`` as host arrays; never unpickles.
+def _npz_contents(path, keys=None) -> dict:
+    """The arrays of the .npz archive at ``path`` (those named in ``keys``, else all) as host
+    arrays; never unpickles; members not asked for are never read.
     FileNotFoundError, or ValueError naming the file and the problem."""
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path}: no such file")
@@ -89,7 +90,7 @@ def _npz_contents(path) -> dict:
         if not hasattr(loaded, "files"):
             raise ValueError(f"{path}: holds a single array (.npy), not an .npz archive of named arrays")
         with loaded as archive:
-            return {key: archive[key] for key in archive.files}
+            return {key: archive[key] for key in archive.files if keys is None or key in keys}
     # zipfile's own errors for a damaged or foreign archive include RuntimeError (an
     # encrypted entry), NotImplementedError (a compression method it lacks) and zlib.error
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, KeyError, RuntimeError, NotImplementedError,
@@ -140,17 +141,21 @@ def read_npz(path, keys=None, optional=()) -> dict:
     return {key: arrays[key] for key in wanted}
 
 
-def read_arrays(path) -> tuple[dict, dict]:
+def read_arrays(path, referenced=None) -> tuple[dict, dict]:
     """(arrays, meta) from a file written by ``write_arrays_atomically``; never unpickles.
 
-    Raises ValueError naming the file and the problem for anything unreadable.
+    The metadata is read first; ``referenced(meta)``, when given, names the arrays to read
+    (the others are never loaded), else all are. Raises ValueError naming the file and the
+    problem for anything unreadable.
     """
-    arrays = _npz_contents(path)
-    raw = arrays.pop(_META_KEY, None)
+    raw = _npz_contents(path, keys={_META_KEY}).get(_META_KEY)
     if raw is None:
         raise ValueError(f"{path}: not an xpnn file (no {_META_KEY} entry)")
     try:
         meta = json.loads(raw.tobytes().decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ValueError(f"{path}: its metadata is corrupted: {error}") from None
+    keys = None if referenced is None else set(referenced(meta))
+    arrays = _npz_contents(path, keys=keys)
+    arrays.pop(_META_KEY, None)
     return arrays, meta

@@ -38,7 +38,7 @@ def write_file(path, kind: str, content: dict) -> None:
 def read_file(path, kinds: tuple[str, ...]) -> dict:
     """The content written by ``write_file``, arrays as host NumPy arrays."""
     path = os.fspath(path)
-    arrays, meta = read_arrays(path)
+    arrays, meta = read_arrays(path, referenced=_references)
     kind = meta.get("format") if isinstance(meta, dict) else None
     if kind not in kinds:
         expected = " or ".join(repr(k) for k in kinds)
@@ -75,10 +75,26 @@ def _split_arrays(tree, arrays: dict):
     return tree
 
 
+def _references(tree):
+    """The array names a file's JSON refers to: only those are read from the archive."""
+    if isinstance(tree, dict):
+        if set(tree) == {_ARRAY} and isinstance(tree[_ARRAY], str):
+            yield tree[_ARRAY]
+        else:
+            for value in tree.values():
+                yield from _references(value)
+    elif isinstance(tree, list):
+        for value in tree:
+            yield from _references(value)
+
+
 def _join_arrays(tree, arrays: dict):
     if isinstance(tree, dict):
         if set(tree) == {_ARRAY}:
-            return arrays[tree[_ARRAY]]
+            key = tree[_ARRAY]
+            if not isinstance(key, str) or key not in arrays:
+                raise KeyError(key)
+            return arrays[key]
         return {key: _join_arrays(value, arrays) for key, value in tree.items()}
     if isinstance(tree, list):
         return [_join_arrays(value, arrays) for value in tree]
