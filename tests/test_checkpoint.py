@@ -606,3 +606,21 @@ def test_a_reference_that_is_not_a_name_is_named(tmp_path):
     write_arrays_atomically(path, arrays, meta)
     with pytest.raises(ValueError, match=r"m.xpnn: corrupted: it refers to array \[1\] which is missing"):
         xpnn.load(path)
+
+
+@pytest.mark.parametrize("make", [lambda path: xpnn.ModelCheckpoint(path), lambda path: xpnn.callbacks.CSVLogger(path)],
+                         ids=["ModelCheckpoint", "CSVLogger"])
+def test_callbacks_do_not_write_over_the_file_the_model_came_from(tmp_path, make):
+    """Issue 18, item 1, in Python: the model's own input is known once xpnn.load read it."""
+    X, y = blobs()
+    path = tmp_path / "m.xpnn"
+    xpnn.Model(xpnn.Dense(2, 3)).save(path)
+    before = path.read_bytes()
+    model = xpnn.load(path)
+    weights = model.get_weights()
+    with pytest.raises(ValueError, match=r"is the file this model was loaded from; .* would replace the saved model"):
+        model.fit(X, y, loss="cross_entropy", optimizer="sgd", verbose=0, callbacks=[make(tmp_path / "." / "m.xpnn")])
+    assert path.read_bytes() == before
+    np.testing.assert_array_equal(model.get_weights()[0], weights[0])
+    model.fit(X, y, loss="cross_entropy", optimizer="sgd", verbose=0)
+    model.save(path)  # saving the model back where it came from is what save is for

@@ -139,6 +139,15 @@ def _check_state_count(state, key) -> None:
         raise ValueError(f"{key!r} must be an int >= 0, got {value!r:.40}")
 
 
+def _refuse_the_models_own_file(path, trainer, where: str, what: str) -> None:
+    """A callback must not write over the file the model being trained was loaded from
+    (``xpnn.load`` records it), before the first step: the user's saved model would be gone."""
+    source = getattr(trainer.model, "loaded_from", None)
+    if source and os.path.exists(source) and os.path.exists(path) and os.path.samefile(source, path):
+        raise ValueError(f"{where}: {path} is the file this model was loaded from; {what} written there "
+                         "would replace the saved model: give another path")
+
+
 def checked_file_path(path, where: str, *, template: bool = False) -> str:
     """A path a callback will write to, checked when the callback is made rather than after
     an epoch of training: a str or os.PathLike (TypeError), not a directory
@@ -308,6 +317,8 @@ class ModelCheckpoint(Callback):
     def on_train_begin(self, logs=None):
         if self.save_best_only:
             _require_validation_for(self.monitor, self.trainer, "ModelCheckpoint")
+        if "{" not in self.path:
+            _refuse_the_models_own_file(self.path, self.trainer, "ModelCheckpoint", "checkpoints")
 
     def on_epoch_end(self, epoch, logs=None):
         if self.save_best_only:
@@ -452,6 +463,7 @@ class CSVLogger(Callback):
         self._file = self._writer = self._keys = None
 
     def on_train_begin(self, logs=None):
+        _refuse_the_models_own_file(self.path, self.trainer, "CSVLogger", "CSV rows")
         resumed = self.trainer.initial_epoch > 0
         self._existing_header = None
         if (self.append or resumed) and os.path.exists(self.path):

@@ -224,6 +224,7 @@ def load_model(path):
         raise ValueError(f"{path}: cannot rebuild the model from its architecture: {error}") from None
     assign_model_state(model, content.get("state"), path)
     restore_training_config(model, content, path)
+    model.loaded_from = path  # callbacks refuse to write over it (a model saved back with save() is fine)
     return model
 
 
