@@ -211,3 +211,28 @@ def test_flags_must_be_bools(tmp_path, monkeypatch, make, message):
 def test_fit_shuffle_must_be_a_bool():
     with pytest.raises(TypeError, match="fit: shuffle must be True or False, got 'no'"):
         _fit(shuffle="no")
+
+
+@pytest.mark.parametrize("template, message", [
+    ("run-{nope}.ckpt", r"cannot fill in path 'run-\{nope\}.ckpt': KeyError\('nope'\); it may use \{epoch\} and \{loss\}"),
+    ("run-{epoch:q}.ckpt", r"Unknown format code 'q'"),
+])
+def test_a_checkpoint_template_is_checked_before_training(tmp_path, monkeypatch, template, message):
+    """Issue 18, item 13: a bad {key} failed only after an epoch had changed the weights."""
+    monkeypatch.chdir(tmp_path)
+    X, y = np.random.default_rng(0).normal(size=(12, 3)), np.random.default_rng(1).normal(size=(12, 1))
+    model = xpnn.Model(xpnn.Dense(3, 1))
+    before = model.get_weights()
+    with pytest.raises(ValueError, match=message):
+        model.fit(X, y, loss="mse", optimizer="sgd", verbose=0, callbacks=[xpnn.ModelCheckpoint(template)])
+    np.testing.assert_array_equal(model.get_weights()[0], before[0])
+    model.fit(X, y, loss="mse", optimizer="sgd", verbose=0, callbacks=[xpnn.ModelCheckpoint("run-{epoch}-{loss:.2f}.ckpt")])
+    assert [p.name for p in tmp_path.iterdir()] == [f"run-1-{model.history['loss'][0]:.2f}.ckpt"]
+
+
+def test_a_schedule_function_may_return_a_numpy_float():
+    X, y = np.random.default_rng(0).normal(size=(12, 3)), np.random.default_rng(1).normal(size=(12, 1))
+    optimizer = xpnn.SGD(lr=0.1)
+    xpnn.Model(xpnn.Dense(3, 1)).fit(X, y, loss="mse", optimizer=optimizer, verbose=0, epochs=2,
+                                     callbacks=[xpnn.LearningRateScheduler(lambda epoch, lr: np.float32(0.05))])
+    assert optimizer.lr == pytest.approx(0.05) and type(optimizer.lr) is float

@@ -81,3 +81,10 @@ def test_the_command_refuses_it_too(tmp_path):
                            "--epochs", "1", "--quiet"], capture_output=True, text=True, cwd=tmp_path)
     assert done.returncode != 0 and "names column 'a' more than once" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_whole_numbers_beyond_int64_are_quantities(tmp_path):
+    """Issue 18, item 12: an integer target of 10**30 ended in OverflowError."""
+    path = write(tmp_path / "big.csv", "a,t\n" + "".join(f"{i},{10**30 + i}\n" for i in range(5)))
+    data = load_csv(path, "t")
+    assert data.y.dtype == np.float64 and data.y[0] == 1e30 and data.target_names is None

@@ -241,7 +241,8 @@ def _target_values(cells, lines, column, source, where):
         if is_missing(text):
             number_cell(text, column, line, source, where, what="target")  # raises, naming the cell
     integers = [_integer_or_none(text) for text in texts]
-    if all(value is not None for value in integers):
+    # beyond int64 a whole number is a quantity, read as a float (10**30 ended in OverflowError)
+    if all(value is not None and -2**63 <= value < 2**63 for value in integers):
         y = xp.asarray(integers, dtype=xp.int64)
         return y, xp.unique_values(y)
     floats = [_float_or_none(text) for text in texts]

@@ -319,6 +319,14 @@ class ModelCheckpoint(Callback):
             _require_validation_for(self.monitor, self.trainer, "ModelCheckpoint")
         if "{" not in self.path:
             _refuse_the_models_own_file(self.path, self.trainer, "ModelCheckpoint", "checkpoints")
+        elif not any(type(c).__module__ != __name__ for c in self.trainer.callbacks):
+            # fill the template once with stand-in values, before the first step rather than
+            # after an epoch of training (a user's callback may log more keys: then at the end)
+            try:
+                self.path.format(epoch=1, **{key: 0.0 for key in self.trainer.log_keys()})
+            except (KeyError, IndexError, ValueError) as error:
+                raise ValueError(f"ModelCheckpoint: cannot fill in path {self.path!r}: {error!r}; it may use "
+                                 f"{{epoch}} and {', '.join('{' + k + '}' for k in self.trainer.log_keys())}") from None
 
     def on_epoch_end(self, epoch, logs=None):
         if self.save_best_only:
