@@ -221,7 +221,7 @@ def test_numpy_namespace_astype_reshape_and_arange_give_array_api_compats_result
             assert np.shares_memory(got, x) == np.shares_memory(expected, x)
     with pytest.raises(ValueError):
         fast.reshape(x, (5, 5))
-    with pytest.raises(Exception) as compats_error:  # copy=False where a view is impossible
+    with pytest.raises((ValueError, AttributeError)) as compats_error:  # copy=False where a view is impossible
         compat.reshape(x.T, (24,), copy=False)
     with pytest.raises(compats_error.type):  # ValueError, or AttributeError from compat < 1.13
         fast.reshape(x.T, (24,), copy=False)
