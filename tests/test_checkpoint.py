@@ -624,3 +624,16 @@ def test_callbacks_do_not_write_over_the_file_the_model_came_from(tmp_path, make
     np.testing.assert_array_equal(model.get_weights()[0], weights[0])
     model.fit(X, y, loss="cross_entropy", optimizer="sgd", verbose=0)
     model.save(path)  # saving the model back where it came from is what save is for
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root may write in any folder")
+def test_callbacks_refuse_a_folder_they_cannot_write_in_when_made(tmp_path):
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    os.chmod(folder, 0o555)
+    try:
+        for make in (xpnn.ModelCheckpoint, xpnn.callbacks.CSVLogger):
+            with pytest.raises(PermissionError, match=f"{make.__name__}: path .*: no permission to create files in"):
+                make(folder / "out")
+    finally:
+        os.chmod(folder, 0o755)

@@ -151,7 +151,8 @@ def _refuse_the_models_own_file(path, trainer, where: str, what: str) -> None:
 def checked_file_path(path, where: str, *, template: bool = False) -> str:
     """A path a callback will write to, checked when the callback is made rather than after
     an epoch of training: a str or os.PathLike (TypeError), not a directory
-    (IsADirectoryError), in a folder that exists (FileNotFoundError). ``template=True``: parts
+    (IsADirectoryError), in a folder that exists (FileNotFoundError), not a read-only file and
+    in a folder it may write in (PermissionError). ``template=True``: parts
     with ``{...}`` fields are filled in later and not checked."""
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"{where}: path must be a str or os.PathLike, got {type(path).__name__}")
@@ -169,6 +170,8 @@ def checked_file_path(path, where: str, *, template: bool = False) -> str:
     folder = os.path.dirname(os.path.abspath(path))
     if not (template and "{" in folder) and not os.path.isdir(folder):
         raise FileNotFoundError(f"{where}: path {path!r}: folder {folder!r} does not exist")
+    if not (template and "{" in folder) and not os.access(folder, os.W_OK | os.X_OK):
+        raise PermissionError(f"{where}: path {path!r}: no permission to create files in {folder!r}")
     return path
 
 
