@@ -466,10 +466,11 @@ def test_a_failed_fit_leaves_a_fitted_estimator_as_it_was(estimator, bad, method
     {"solver": "lbfgs", "max_fun": np.int64(50)}, {"solver": "sgd", "momentum": np.float16(0.5)},
     {"early_stopping": True, "validation_fraction": np.float64(0.2)},
 ])
-def test_numpy_numbers_are_accepted_where_scikit_learn_accepts_them(parameters):
-    """Issue 18, item 14: GridSearchCV over np.arange gives NumPy integers."""
+def test_numpy_numbers_are_accepted_where_scikit_learn_accepts_them(backend_name, parameters):
+    """Issue 18, item 14: GridSearchCV over np.arange gives NumPy integers; on
+    array_api_strict a NumPy scalar must not reach the array arithmetic (it failed there)."""
     X, y = np.random.default_rng(0).normal(size=(30, 3)), np.arange(30) % 2
-    settings = {"max_iter": 3, "random_state": 0, **parameters}
+    settings = {"max_iter": 3, "random_state": 0, "backend": backend_name, **parameters}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         assert MLPClassifier(**settings).fit(X, y).predict(X).shape == (30,)

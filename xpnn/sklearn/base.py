@@ -199,7 +199,7 @@ class BaseMLP(BaseEstimator):
         self.n_iter_ = 0
         self.t_ = 0
         self._network = build_network(layer_units, self.activation, self._random_state, self._dtype,
-                                      dropout=self.dropout, batch_norm=bool(self.batch_norm))
+                                      dropout=float(self.dropout), batch_norm=bool(self.batch_norm))
         self._solver = None
         if self.solver != "lbfgs":
             self.loss_curve_ = []
@@ -224,12 +224,13 @@ class BaseMLP(BaseEstimator):
         else:
             _, loss = forward_backward(self._network, HeadLoss(self._head, xp, weight, weight_sum), X, Y,
                                        self._parameters)
-        if self.alpha:
+        alpha = float(self.alpha)  # a NumPy scalar would not mix with array_api_strict's arrays
+        if alpha:
             # scikit-learn's L2 term: alpha / 2 * sum of squared weights (not biases) per weight unit
             for dense in self._dense_layers:
                 w = dense.weight.value
-                loss = loss + (0.5 * self.alpha) * xp.sum(w * w) / weight_sum
-                dense.weight.grad = dense.weight.grad + (self.alpha / weight_sum) * w
+                loss = loss + (0.5 * alpha) * xp.sum(w * w) / weight_sum
+                dense.weight.grad = dense.weight.grad + (alpha / weight_sum) * w
         return loss
 
     def _sparse_objective(self, xp, X, Y, weight, weight_sum):
@@ -262,13 +263,14 @@ class BaseMLP(BaseEstimator):
 
     def _gradients(self, xp, params):
         grads = [p.grad if p.grad is not None else xp.zeros_like(p.value) for p in params]
-        return grads if self.clip_norm is None else clip_global_norm(grads, self.clip_norm)
+        return grads if self.clip_norm is None else clip_global_norm(grads, float(self.clip_norm))
 
     def _new_solver(self, params):
         if self.solver == "sgd":
-            return SGDSolver(params, self.learning_rate_init, self.learning_rate, self.momentum,
-                             bool(self.nesterovs_momentum), self.power_t)
-        return AdamSolver(params, self.learning_rate_init, self.beta_1, self.beta_2, self.epsilon)
+            return SGDSolver(params, float(self.learning_rate_init), self.learning_rate, float(self.momentum),
+                             bool(self.nesterovs_momentum), float(self.power_t))
+        return AdamSolver(params, float(self.learning_rate_init), float(self.beta_1), float(self.beta_2),
+                          float(self.epsilon))
 
     def _fit_stochastic(self, xp, X, Y, weight, incremental):
         params = [p for p in self._parameters if p.trainable]
@@ -343,7 +345,7 @@ class BaseMLP(BaseEstimator):
         if self.batch_size > samples:
             warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is going to be clipped",
                           stacklevel=5)
-        return min(max(self.batch_size, 1), samples)
+        return min(max(int(self.batch_size), 1), samples)
 
     def _batch_bounds(self, samples, batch):
         bounds = [(s.start, s.stop) for s in gen_batches(samples, batch)]
