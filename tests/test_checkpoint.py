@@ -637,3 +637,81 @@ def test_callbacks_refuse_a_folder_they_cannot_write_in_when_made(tmp_path):
                 make(folder / "out")
     finally:
         os.chmod(folder, 0o755)
+
+
+def test_a_refused_fit_leaves_an_existing_csv_log_alone(tmp_path, monkeypatch):
+    """CSVLogger emptied the user's file in on_train_begin, before a later callback refused."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "log.csv").write_text("epoch,accuracy,loss\n0,0.5,0.7\n1,0.6,0.6\n")
+    X, y = blobs()
+    with pytest.raises(ValueError, match="needs validation data"):
+        xpnn.Model(xpnn.Dense(2, 3)).fit(X, y, loss="cross_entropy", optimizer="sgd", verbose=0,
+                                         callbacks=[xpnn.callbacks.CSVLogger("log.csv"),
+                                                    xpnn.EarlyStopping(monitor="val_loss")])
+    assert (tmp_path / "log.csv").read_text() == "epoch,accuracy,loss\n0,0.5,0.7\n1,0.6,0.6\n"
+
+
+def test_a_checkpoint_template_may_not_fill_in_the_models_own_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    X, y = blobs()
+    xpnn.Model(xpnn.Dense(2, 3)).save("run1.xpnn")
+    before = (tmp_path / "run1.xpnn").read_bytes()
+    model = xpnn.load("run1.xpnn")
+    with pytest.raises(ValueError, match="ModelCheckpoint: run1.xpnn is the file this model was loaded from"):
+        model.fit(X, y, loss="cross_entropy", optimizer="sgd", verbose=0,
+                  callbacks=[xpnn.ModelCheckpoint("run{epoch}.xpnn", monitor="loss")])
+    assert (tmp_path / "run1.xpnn").read_bytes() == before
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda c: c["optimizer"]["slots"].__setitem__(0, []), "slots must be a list of"),
+    (lambda c: c["optimizer"]["slots"][0].update(exp_avg=None), "slots must be a list of"),
+    (lambda c: c["optimizer"].update(iterations=-1), "iterations must be an int >= 0"),
+    (lambda c: c["optimizer"].update(iterations=True), "iterations must be an int >= 0"),
+    (lambda c: c["optimizer"].update(param_steps=[-1] * len(c["optimizer"]["slots"])), "param_steps must list"),
+    (lambda c: c["shuffle_rng"]["state"].update(state=-1), "corrupted checkpoint: shuffle_rng"),
+    (lambda c: c.update(state=np.zeros(3, dtype=bool)), "corrupted: no model state in it"),
+])
+def test_more_bad_checkpoints_are_named(tmp_path, change, message):
+    """Found by review: these leaked AttributeError, OverflowError or IndexError (nothing had
+    changed yet, but the error was raw)."""
+    X, y, path = _checkpoint_with(tmp_path, change)
+    model = rich_model(seed=1)
+    before = host_state(model)
+    with pytest.raises(ValueError, match=message):
+        model.fit(X, y, optimizer="adam", resume_from=path, callbacks=[xpnn.EarlyStopping(patience=5),
+                                                                      xpnn.ModelCheckpoint(path)],
+                  **fit_arguments(epochs=3))
+    assert all(np.array_equal(v, before[k]) for k, v in host_state(model).items())
+
+
+def test_a_member_not_named_npy_is_size_checked_too(tmp_path):
+    """numpy.load reads any member that starts like a .npy file; the metadata member has no
+    .npy suffix, and a header declaring (10**6, 10**6) there was allocated first."""
+    xpnn.Model(xpnn.Dense(2, 2)).save(tmp_path / "good.xpnn")
+    path = tmp_path / "bad.xpnn"
+    with zipfile.ZipFile(tmp_path / "good.xpnn") as archive, zipfile.ZipFile(path, "w") as out:
+        for info in archive.infolist():
+            data = archive.read(info.filename)
+            if info.filename.startswith("__xpnn_meta__"):
+                header = np.lib.format.header_data_from_array_1_0(np.zeros(3, np.uint8))
+                header["shape"] = (10**6, 10**6)
+                stream = io.BytesIO()
+                np.lib.format.write_array_header_1_0(stream, header)
+                data = stream.getvalue() + b"{}"
+                out.writestr("__xpnn_meta__", data)
+            else:
+                out.writestr(info.filename, data)
+    with pytest.raises(ValueError, match=r"corrupted: member '__xpnn_meta__' declares shape \(1000000, 1000000\)"):
+        xpnn.load(path)
+
+
+def test_metadata_nested_too_deep_is_named(tmp_path):
+    path = tmp_path / "deep.xpnn"
+    xpnn.Model(xpnn.Dense(2, 2)).save(path)
+    with zipfile.ZipFile(path, "w") as out:  # replace the whole archive: metadata only
+        stream = io.BytesIO()
+        np.save(stream, np.frombuffer(b"[" * 100000, dtype=np.uint8))
+        out.writestr("__xpnn_meta__.npy", stream.getvalue())
+    with pytest.raises(ValueError, match="deep.xpnn: its metadata is corrupted: RecursionError"):
+        xpnn.load(path)

@@ -86,6 +86,7 @@ def test_predict_output_is_written(trained, capsys):
     ({"feature_names": [1, 2, 3]}, "feature_names must be a non-empty list of column names"),
     ({"task": "nonsense"}, "task must be 'classification' or 'regression'"),
     ({"task": "regression", "target_mean": "a"}, "target_mean must be a finite number"),
+    ({"feature_mean": [10**400, 0, 0]}, "feature_mean must be 3 finite numbers"),  # an OverflowError before
 ])
 def test_a_damaged_sidecar_is_named(trained, capsys, change, message):
     path = trained / "m.xpnn.json"

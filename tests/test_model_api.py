@@ -298,7 +298,7 @@ def test_a_loaded_model_remembers_loss_metrics_and_optimizer(xp, tmp_path):
     model.save(tmp_path / "m.xpnn")
     loaded = xpnn.load(tmp_path / "m.xpnn")
     assert repr(loaded.loss) == "CrossEntropy(label_smoothing=0.1)"
-    assert loaded.metrics == ["accuracy"] and loaded.optimizer.lr == 0.01
+    assert [m.name for m in loaded.metrics] == ["accuracy"] and loaded.optimizer.lr == 0.01
     assert loaded.evaluate(X, y) == model.evaluate(X, y)
     # a further fit with nothing repeated continues the optimizer's moments exactly
     model.fit(X, y, epochs=1, verbose=0, seed=1)
@@ -313,7 +313,7 @@ def test_a_checkpoint_loads_with_its_loss_and_metrics(tmp_path):
     model.fit(X, y, loss="bce", optimizer="sgd", epochs=1, verbose=0,
               callbacks=[xpnn.ModelCheckpoint(tmp_path / "run.ckpt")])
     loaded = xpnn.load(tmp_path / "run.ckpt")
-    assert isinstance(loaded.loss, xpnn.BinaryCrossEntropy) and loaded.metrics == ["binary_accuracy"]
+    assert isinstance(loaded.loss, xpnn.BinaryCrossEntropy) and [m.name for m in loaded.metrics] == ["binary_accuracy"]
     assert loaded.evaluate(X, y) == model.evaluate(X, y)
 
 
@@ -473,3 +473,67 @@ def test_weighted_losses_match_pytorch(loss, kind):
                                    sample_weight=xpnn.asarray(weights, dtype="float64"))
     assert float(value) == pytest.approx(theirs.item(), rel=1e-12)
     np.testing.assert_allclose(xpnn.to_numpy(backward()), z.grad.numpy(), rtol=1e-10, atol=1e-14)
+
+
+# ---------------------------------------------------------------- found by review
+
+def test_a_refused_fit_keeps_the_models_configuration(xp):
+    """A fit refused by a callback's own check (after fit's argument checks) used to replace
+    model.loss, model.optimizer and model.metrics anyway."""
+    X, y = binary_data()
+    model = xpnn.Model(xpnn.Dense(4, 2))
+    optimizer = xpnn.SGD(lr=0.1, momentum=0.9)
+    model.fit(X, y.astype(int), loss="cross_entropy", optimizer=optimizer, epochs=2, verbose=0)
+    with pytest.raises(ValueError, match="needs validation data"):
+        model.fit(X, np.eye(2)[y.astype(int)], loss="mse", optimizer="adam", metrics=["mae"], verbose=0,
+                  callbacks=[xpnn.EarlyStopping(monitor="val_loss")])
+    assert isinstance(model.loss, xpnn.CrossEntropy) and model.optimizer is optimizer
+    assert [m.name for m in model.metrics] == ["accuracy"] and optimizer.iterations == 4
+    model.evaluate(X, y.astype(int))
+
+
+def test_metric_settings_are_remembered_and_saved(tmp_path):
+    X, y = class_data(n=40, classes=4)
+    model = xpnn.Model(xpnn.Dense(4, 4))
+    chosen = [xpnn.metrics.TopKAccuracy(k=2), xpnn.metrics.F1(average="macro")]
+    model.fit(X, y, loss="cross_entropy", optimizer="sgd", metrics=chosen, verbose=0)
+    expected = model.evaluate(X, y, metrics=[xpnn.metrics.TopKAccuracy(k=2), xpnn.metrics.F1(average="macro")])
+    assert model.evaluate(X, y) == expected  # k=2 and macro, not k=5 and 'binary'
+    model.save(tmp_path / "m.xpnn")
+    loaded = xpnn.load(tmp_path / "m.xpnn")
+    assert [m.get_config() for m in loaded.metrics] == [{"k": 2}, {"average": "macro", "threshold": None,
+                                                                     "zero_division": 0}]
+    assert loaded.evaluate(X, y) == expected
+
+
+def test_a_users_own_metric_is_left_out_of_the_file_with_a_warning(tmp_path):
+    class Mine(xpnn.metrics.MeanSquaredError):
+        name = "mine"
+
+    X, y = binary_data()
+    model = xpnn.Model(xpnn.Dense(4, 1))
+    model.fit(X, y, loss="mse", optimizer="sgd", metrics=[Mine()], verbose=0)
+    with pytest.warns(UserWarning, match="the metric Mine is not one xpnn can rebuild"):
+        model.save(tmp_path / "m.xpnn")
+    assert xpnn.load(tmp_path / "m.xpnn").metrics == []
+
+
+def test_class_weight_does_not_weigh_the_held_out_samples(xp):
+    """Keras's rule, and Model.fit's docstring: class_weight weighs training only."""
+    X, y = class_data(n=40, classes=2)
+    model = xpnn.Model(xpnn.Dense(4, 2))
+    history = model.fit(X, y, loss="cross_entropy", optimizer=xpnn.SGD(lr=1e-30), class_weight={0: 100.0},
+                        validation_split=0.25, verbose=0)
+    assert history["val_loss"][0] == pytest.approx(model.evaluate(X[-10:], y[-10:])["loss"], rel=1e-6)
+    weights = np.linspace(0.5, 2, 40)
+    history = model.fit(X, y, loss="cross_entropy", optimizer=xpnn.SGD(lr=1e-30), class_weight={0: 100.0},
+                        sample_weight=weights, validation_split=0.25, verbose=0)
+    assert history["val_loss"][0] == pytest.approx(
+        model.evaluate(X[-10:], y[-10:], sample_weight=weights[-10:])["loss"], rel=1e-6)
+
+
+def test_summary_of_a_model_built_under_another_backend():
+    with xpnn.use_backend("array_api_strict"):
+        model = xpnn.Model(xpnn.Dense(4, 3), xpnn.ReLU(), xpnn.Dense(3, 2))
+    text = model.summary(print_fn=None)
+    assert "backend array_api_strict" in text and "(None, 2)" in text

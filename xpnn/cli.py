@@ -509,7 +509,8 @@ def _check_sidecar(meta: dict, path: str) -> None:
 
     def finite_numbers(values):
         return isinstance(values, list) and all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values)
+            isinstance(v, (int, float)) and not isinstance(v, bool) and abs(v) < 1e300 and math.isfinite(v)
+            for v in values)  # abs first: math.isfinite(10**400) is an OverflowError
 
     names = meta["feature_names"]
     if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):

@@ -94,7 +94,7 @@ def _npz_contents(path, keys=None) -> dict:
     # zipfile's own errors for a damaged or foreign archive include RuntimeError (an
     # encrypted entry), NotImplementedError (a compression method it lacks) and zlib.error
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, KeyError, RuntimeError, NotImplementedError,
-            zlib.error) as error:
+            zlib.error, MemoryError) as error:
         if str(error).startswith(f"{path}:"):
             raise
         raise ValueError(
@@ -111,8 +111,10 @@ def _check_declared_sizes(path) -> None:
         return
     with zipfile.ZipFile(path) as archive:
         for info in archive.infolist():
-            if not info.filename.endswith(".npy"):
-                continue
+            with archive.open(info) as member:
+                # numpy.load reads any member that starts like a .npy file, whatever its name
+                if member.read(len(numpy.lib.format.MAGIC_PREFIX)) != numpy.lib.format.MAGIC_PREFIX:
+                    continue
             with archive.open(info) as member:
                 version = numpy.lib.format.read_magic(member)
                 read_header = (numpy.lib.format.read_array_header_1_0 if version == (1, 0)
@@ -153,9 +155,9 @@ def read_arrays(path, referenced=None) -> tuple[dict, dict]:
         raise ValueError(f"{path}: not an xpnn file (no {_META_KEY} entry)")
     try:
         meta = json.loads(raw.tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ValueError(f"{path}: its metadata is corrupted: {error}") from None
-    keys = None if referenced is None else set(referenced(meta))
+        keys = None if referenced is None else set(referenced(meta))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:  # '[' * 10**5 nests too deep
+        raise ValueError(f"{path}: its metadata is corrupted: {type(error).__name__}: {error}") from None
     arrays = _npz_contents(path, keys=keys)
     arrays.pop(_META_KEY, None)
     return arrays, meta

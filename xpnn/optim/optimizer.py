@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numbers
 
-from ..backend import asarray_like, host_namespace, namespace_of, ops_for, to_numpy
+from ..backend import asarray_like, host_namespace, is_array, namespace_of, ops_for, to_numpy
 from ..nn.parameter import Parameter
 from ..utils.registry import Registry, class_key
 from ..utils.validation import check_float_array, check_index, check_number, check_optional_number, check_same_dtype
@@ -280,6 +280,15 @@ class Optimizer:
             )
         params = _unique_parameters(params, where)
         slots, steps = state["slots"], state.get("param_steps")
+        for key in ("iterations", "epoch"):
+            if isinstance(state[key], bool) or not isinstance(state[key], int) or state[key] < 0:
+                raise ValueError(f"{where}: {key} must be an int >= 0, got {state[key]!r:.40}")
+        if not isinstance(slots, list) or not all(
+                isinstance(slot, dict) and all(is_array(a) for a in slot.values()) for slot in slots):
+            raise ValueError(f"{where}: slots must be a list of {{name: array}} dicts, one per parameter")
+        if steps is not None and (not isinstance(steps, list) or len(steps) != len(slots) or not all(
+                isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in steps)):
+            raise ValueError(f"{where}: param_steps must list an int >= 0 per parameter slot")
         if slots and len(slots) != len(params):  # [] is an optimizer that never stepped
             raise ValueError(f"{where}: the state has {len(slots)} parameter slots but "
                              f"{len(params)} parameters were given")

@@ -341,6 +341,8 @@ class ModelCheckpoint(Callback):
             path = self.path.format(epoch=epoch + 1, **logs)
         except (KeyError, IndexError, ValueError) as error:
             raise ValueError(f"ModelCheckpoint: cannot fill in path {self.path!r}: {error!r}") from None
+        if path != self.path:  # a filled-in template: it may name the file the model came from
+            _refuse_the_models_own_file(path, self.trainer, "ModelCheckpoint", "checkpoints")
         if self.save_weights_only:
             save_model(self.trainer.model, path)
         else:
@@ -475,6 +477,9 @@ class CSVLogger(Callback):
 
     def on_train_begin(self, logs=None):
         _refuse_the_models_own_file(self.path, self.trainer, "CSVLogger", "CSV rows")
+        self._file = None  # opened at the first epoch's end: a fit refused before then leaves the file alone
+
+    def _open(self):
         resumed = self.trainer.initial_epoch > 0
         self._existing_header = None
         if (self.append or resumed) and os.path.exists(self.path):
@@ -494,6 +499,8 @@ class CSVLogger(Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
+        if self._file is None:
+            self._open()
         if self._keys is None:
             self._keys = sorted(logs)
             header = ["epoch", *self._keys]

@@ -20,6 +20,7 @@ from ..backend import (
 )
 from ..nn import losses
 from ..nn.layer import layer_config, layer_from_config
+from . import metrics
 
 MODEL_FORMAT = "xpnn.model"
 CHECKPOINT_FORMAT = "xpnn.checkpoint"
@@ -49,6 +50,8 @@ def read_file(path, kinds: tuple[str, ...]) -> dict:
         raise ValueError(f"{path}: corrupted: its content is {type(meta.get('content')).__name__}, not a dict")
     try:
         return _join_arrays(meta["content"], arrays)
+    except RecursionError:
+        raise ValueError(f"{path}: corrupted: its content nests too deep") from None
     except KeyError as error:
         raise ValueError(f"{path}: corrupted: it refers to array {error} which is missing") from None
 
@@ -117,7 +120,7 @@ def checked_model_state(model, state: dict, path, entry: str = "state") -> list:
     named = model.named_state()
     try:
         names, arrays = list(state["names"]), list(state["arrays"])
-    except (KeyError, TypeError):
+    except (KeyError, TypeError, IndexError, ValueError):
         raise ValueError(f"{path}: corrupted: no model state in it") from None
     if len(names) != len(arrays):
         raise ValueError(f"{path}: corrupted: {entry} names {len(names)} arrays but holds {len(arrays)}")
@@ -165,21 +168,38 @@ def assign_model_state(model, state: dict, path) -> None:
 
 # ---------------------------------------------------------------- the training configuration
 
-def training_config(loss, metric_names, optimizer=None) -> dict | None:
-    """What a model was trained with, as JSON and arrays: the loss's config, the metrics' names
-    and (for a model file) the optimizer's state, so a loaded model evaluates and trains on
-    without repeating them, as Keras's ``compile`` state survives saving. None, with a
-    warning, for a loss xpnn cannot rebuild (a user's own Loss class)."""
+def _rebuildable(registry, thing) -> dict | None:
+    """``registry.config_of(thing)`` when the config rebuilds an equal thing, else None (a
+    user's own class, or one whose settings the config does not hold)."""
     try:
-        config = {"loss": losses.LOSSES.config_of(loss), "metrics": list(metric_names)}
-        rebuilt = losses.LOSSES.from_config(config["loss"])
+        config = registry.config_of(thing)
+        rebuilt = registry.from_config(config)
     except (TypeError, ValueError, NotImplementedError):
-        rebuilt = None
-    if type(rebuilt) is not type(loss) or rebuilt.get_config() != loss.get_config():
+        return None
+    return config if type(rebuilt) is type(thing) and rebuilt.get_config() == thing.get_config() else None
+
+
+def training_config(loss, metric_list, optimizer=None) -> dict | None:
+    """What a model was trained with, as JSON and arrays: the loss's config, each metric's
+    config (its settings too: ``TopKAccuracy(k=2)`` stays k=2) and (for a model file) the
+    optimizer's state, so a loaded model evaluates and trains on without repeating them, as
+    Keras's ``compile`` state survives saving. None, with a warning, for a loss xpnn cannot
+    rebuild (a user's own Loss class); a user's own metric is left out, with a warning."""
+    loss_config = _rebuildable(losses.LOSSES, loss)
+    if loss_config is None:
         warnings.warn(f"the loss {loss!r} is not one xpnn can rebuild from a file: the model is saved "
                       "without its training configuration (give loss= again after loading)",
                       UserWarning, stacklevel=4)
         return None
+    metric_configs = []
+    for metric in metric_list:
+        config = _rebuildable(metrics.METRICS, metric)
+        if config is None:
+            warnings.warn(f"the metric {type(metric).__name__} is not one xpnn can rebuild from a file: the "
+                          "model is saved without it", UserWarning, stacklevel=4)
+        else:
+            metric_configs.append(config)
+    config = {"loss": loss_config, "metrics": metric_configs}
     if optimizer is not None:
         config["optimizer"] = optimizer.state_dict()
     return config
@@ -193,12 +213,12 @@ def restore_training_config(model, content: dict, path) -> None:
         return
     try:
         loss = losses.LOSSES.from_config(config["loss"])
-        metric_names = [str(name) for name in config["metrics"]]
+        metric_list = [metrics.METRICS.from_config(entry) for entry in config["metrics"]]
         spec = config.get("optimizer", content.get("optimizer"))
         optimizer = None if spec is None else optim.optimizer_from_state(spec, model.parameters())
     except (KeyError, TypeError, ValueError) as error:
         raise ValueError(f"{path}: corrupted training configuration: {error}") from None
-    model.loss, model.metrics, model.optimizer = loss, metric_names, optimizer
+    model.loss, model.metrics, model.optimizer = loss, metric_list, optimizer
 
 
 # ---------------------------------------------------------------- public: models

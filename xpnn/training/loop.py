@@ -43,6 +43,7 @@ class Trainer:
         self.stop_training = False
         self._saved_callbacks = []  # (callback, checked state) pairs from a checkpoint
         self._undo = None
+        self.on_start = None  # called when every check has passed, before the first step
 
     def log_keys(self) -> list[str]:
         """The keys every epoch's logs will hold: the loss and the metrics, and their ``val_``
@@ -70,7 +71,7 @@ class Trainer:
             "shuffle_rng": self.shuffle_rng.bit_generator.state,
             "layer_random": [stream.state_dict() for stream in self._random_streams()],
             "callbacks": [{"class": type(c).__name__, "state": c.state_dict()} for c in self.callbacks],
-            "training": training_config(self.loss, [metric.name for metric in self.metrics]),
+            "training": training_config(self.loss, self.metrics),
         }
 
     def save_checkpoint(self, path) -> None:
@@ -105,7 +106,7 @@ class Trainer:
         try:
             trial = type(self.optimizer).from_config(self.optimizer.get_config())
             trial.load_state_dict(content["optimizer"], self.model.parameters())
-        except (ValueError, TypeError, KeyError) as error:
+        except (ValueError, TypeError, KeyError, AttributeError, IndexError, OverflowError) as error:
             raise ValueError(f"{path}: cannot resume with this optimizer: {error}") from None
         staged["optimizer"] = content["optimizer"]
         streams, saved_streams = self._random_streams(), content["layer_random"]
@@ -116,12 +117,12 @@ class Trainer:
         for index, (stream, state) in enumerate(zip(streams, saved_streams)):
             try:
                 copy.deepcopy(stream).load_state_dict(state)
-            except (ValueError, TypeError) as error:
+            except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as error:
                 raise corrupted(f"layer_random[{index}]", error) from None
         staged["streams"] = list(zip(streams, saved_streams))
         try:
             rng(0).bit_generator.state = content["shuffle_rng"]  # a throwaway generator checks it
-        except (ValueError, TypeError, KeyError) as error:
+        except (ValueError, TypeError, KeyError, OverflowError, AttributeError) as error:
             raise corrupted("shuffle_rng", error) from None
         staged["shuffle_rng"] = content["shuffle_rng"]
         staged["history"] = _checked_history(content["history"], corrupted)
@@ -216,6 +217,8 @@ class Trainer:
                 self._undo()
             raise
         self._undo = None
+        if self.on_start is not None:
+            self.on_start()
         batch_listeners = [c for c in self.callbacks if type(c).on_batch_end is not Callback.on_batch_end]
         for epoch in range(self.initial_epoch, self.epochs):
             if self.stop_training:
@@ -462,7 +465,13 @@ def fit(model, X, y, *, loss, optimizer=None, epochs: int = 1, batch_size: int |
             raise ValueError(f"{where}: validation_split={validation_split} of {X.shape[0]} samples leaves "
                              f"{held_out} for validation and {X.shape[0] - held_out} for training; both need at least one")
         # the LAST samples, before any shuffling, as Keras does: the split is the same every run
-        validation = (X[-held_out:, ...], y[-held_out:, ...], None if weights is None else weights[-held_out:])
+        # the held-out samples keep their sample_weight but not class_weight, as in Keras: the
+        # validation loss is the plain (or sample-weighted) mean, what early stopping should watch
+        held_weights = None
+        if sample_weight is not None:
+            held_weights = sample_weights.checked(sample_weight, None, y, loss, samples=X.shape[0], outputs=1,
+                                                  dtype=weights.dtype, where=where)[-held_out:]
+        validation = (X[-held_out:, ...], y[-held_out:, ...], held_weights)
         X, y = X[:-held_out, ...], y[:-held_out, ...]
         if weights is not None:
             weights = weights[:-held_out]
@@ -494,8 +503,9 @@ def fit(model, X, y, *, loss, optimizer=None, epochs: int = 1, batch_size: int |
     if checkpoint is not None:
         trainer.restore(checkpoint, resume_from)
 
-    if remember is not None:
-        remember(loss, optimizer, metric_list, tuple(X.shape[1:]))
+    if remember is not None:  # once the callbacks' own checks passed too (Trainer.run)
+        input_shape = tuple(X.shape[1:])
+        trainer.on_start = lambda: remember(loss, optimizer, metric_list, input_shape)
     # the targets were checked once above: the steps skip the checks that read values back
     trainer.loss = loss.unchecked()
     return trainer.run(X, y, validation, weights)

@@ -53,6 +53,14 @@ class Metric:
         self._sums = None  # device arrays
         self._count = 0  # known on the host from shapes: no transfer needed
 
+    def get_config(self) -> dict:
+        """Constructor arguments as JSON values: a saved model keeps its metrics' settings."""
+        return {}
+
+    @classmethod
+    def from_config(cls, config: dict) -> "Metric":
+        return cls(**config)
+
     def bind(self, loss) -> None:
         """Learn from ``loss`` what the outputs are: the threshold between the two classes
         (0 for logits, 0.5 otherwise) and whether targets are class labels."""
@@ -164,6 +172,9 @@ class _Thresholded(Metric):
     def __init__(self, threshold: float | None = None):
         self.threshold = None if threshold is None else check_number(threshold, "threshold", type(self).__name__)
         super().__init__()
+
+    def get_config(self) -> dict:
+        return {"threshold": self.threshold}
 
     def _threshold(self) -> float:
         if self.threshold is not None:
@@ -291,6 +302,9 @@ class _Confusion(_Thresholded):
             raise ValueError(f"{where}: zero_division must be 0 or 1, got {zero_division!r:.80}")
         self.zero_division = float(zero_division)
         super().__init__(threshold)
+
+    def get_config(self) -> dict:
+        return {"average": self.average, "threshold": self.threshold, "zero_division": int(self.zero_division)}
 
     def problem(self, loss, outputs: int) -> str | None:
         reason = super().problem(loss, outputs)
@@ -464,6 +478,9 @@ class TopKAccuracy(Metric):
         self.k = check_int(k, "k", "TopKAccuracy", minimum=1)
         super().__init__()
 
+    def get_config(self) -> dict:
+        return {"k": self.k}
+
     def problem(self, loss, outputs: int) -> str | None:
         reason = super().problem(loss, outputs)
         if reason is None and self.k >= outputs:
@@ -492,6 +509,10 @@ METRICS.add(Recall, "recall")
 METRICS.add(F1, "f1", "f1_score")
 METRICS.add(AUC, "auc", "roc_auc")
 METRICS.add(TopKAccuracy, "top_k_accuracy", "top_k_categorical_accuracy", "sparse_top_k_categorical_accuracy")
+for _cls in (Accuracy, BinaryAccuracy, MeanAbsoluteError, MeanSquaredError, R2, Precision, Recall, F1, AUC,
+             TopKAccuracy):
+    METRICS.add_class(_cls)  # what a saved model may name among the metrics it was trained with
+del _cls
 
 
 def get(spec, **arguments) -> Metric:

@@ -7,7 +7,7 @@ Layer trains through the same functions: ``xpnn.training.fit(layer, X, y, ...)``
 
 from __future__ import annotations
 
-from ..backend import dtype_name, name as backend_name, namespace
+from ..backend import backend_name_of, dtype_name, name as backend_name, namespace, namespace_of
 from ..nn import losses
 from ..nn.layers.sequential import Sequential
 from . import checkpoint, data, loop
@@ -19,7 +19,7 @@ class Model(Sequential):
 
     After ``fit`` the model remembers what it was trained with, as Keras's ``compile`` does:
     ``model.loss`` (a Loss), ``model.optimizer`` (the Optimizer, with its state) and
-    ``model.metrics`` (the metric names), the defaults of later ``fit`` and ``evaluate`` calls;
+    ``model.metrics`` (the Metric objects), the defaults of later ``fit`` and ``evaluate`` calls;
     ``model.history`` is the last run's ``History``. ``save`` keeps all three in the file.
     """
 
@@ -60,7 +60,8 @@ class Model(Sequential):
         - ``sample_weight`` (samples,) and ``class_weight`` ({class: weight}, classes left out
           weigh 1): the loss becomes the weighted mean sum w_i l_i / sum w_i (PyTorch's
           ``reduction="none"`` then a weighted mean); both given, they multiply. Metrics stay
-          unweighted; validation samples are weighted only by ``validation_data``'s third item.
+          unweighted. Validation samples keep their ``sample_weight`` under ``validation_split`` and
+          take ``validation_data``'s third item otherwise; ``class_weight`` is for training only (Keras).
 
         Every argument and array is checked before the first step; a ValueError or TypeError
         names the one that is wrong. A final sigmoid or softmax fed to a loss on logits (or a
@@ -82,9 +83,10 @@ class Model(Sequential):
         return self.history
 
     def _remember(self, loss, optimizer, metric_list, input_shape) -> None:
-        """Called by ``loop.fit`` once its checks pass, before the first step."""
+        """Called by ``loop.fit`` once every check has passed (the callbacks' included), just
+        before the first step: a refused fit leaves the model's configuration as it was."""
         self.loss, self.optimizer = loss, optimizer
-        self.metrics = [metric.name for metric in metric_list]
+        self.metrics = list(metric_list)  # the Metric objects: their settings (k, average...) too
         self._input_shape = input_shape
 
     def predict(self, X, *, batch_size: int | None = None):
@@ -131,7 +133,8 @@ class Model(Sequential):
         total = self.count_params()
         buffers = sum(_size(held) for _, held in self.named_state()) - total
         dtypes = sorted({dtype_name(p.dtype) for p in parameters}) or ["none"]
-        lines = [f"{type(self).__name__} ({', '.join(dtypes)}, backend {backend_name()})", rule,
+        where = backend_name_of(namespace_of(value=parameters[0].value)) if parameters else backend_name()
+        lines = [f"{type(self).__name__} ({', '.join(dtypes)}, backend {where})", rule,
                  line(rows[0]), rule, *map(line, rows[1:]), rule,
                  f"Total params: {total:,}", f"Trainable params: {trainable:,}",
                  f"Frozen params: {total - trainable:,}"]
@@ -153,7 +156,8 @@ class Model(Sequential):
                              f"ints such as (4,), got {input_shape!r:.60}")
         if input_shape is None:
             return ["?"] * len(self.layers)
-        xp = namespace()
+        parameters = self.parameters()  # the model's own backend, whichever is active now
+        xp = namespace_of(value=parameters[0].value) if parameters else namespace()
         x = xp.zeros((1, *input_shape), dtype=data.model_dtype(self))
         shapes = []
         for index, layer in enumerate(self.layers):
