@@ -483,16 +483,21 @@ def test_a_read_only_destination_is_not_replaced(xp, tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["kept.xpnn"]  # no temporary file left
 
 
-@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root may write in any folder")
-def test_a_folder_without_write_permission_is_named(tmp_path):
+@pytest.fixture
+def locked_folder(tmp_path):
+    """A folder the test may not write in (root may write anywhere: those tests skip)."""
+    if not hasattr(os, "geteuid") or os.geteuid() == 0:
+        pytest.skip("root may write in any folder")
     folder = tmp_path / "locked"
     folder.mkdir()
     os.chmod(folder, 0o555)
-    try:
-        with pytest.raises(PermissionError, match=rf"cannot write '{folder / 'm.xpnn'}': no permission to create files"):
-            xpnn.Model(xpnn.Dense(2, 2)).save(folder / "m.xpnn")
-    finally:
-        os.chmod(folder, 0o755)
+    yield folder
+    os.chmod(folder, 0o755)
+
+
+def test_a_folder_without_write_permission_is_named(locked_folder):
+    with pytest.raises(PermissionError, match=rf"cannot write '{locked_folder / 'm.xpnn'}': no permission to create files"):
+        xpnn.Model(xpnn.Dense(2, 2)).save(locked_folder / "m.xpnn")
 
 
 @pytest.mark.parametrize("interrupt_after", [1, 3])
@@ -626,17 +631,10 @@ def test_callbacks_do_not_write_over_the_file_the_model_came_from(tmp_path, make
     model.save(path)  # saving the model back where it came from is what save is for
 
 
-@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root may write in any folder")
-def test_callbacks_refuse_a_folder_they_cannot_write_in_when_made(tmp_path):
-    folder = tmp_path / "locked"
-    folder.mkdir()
-    os.chmod(folder, 0o555)
-    try:
-        for make in (xpnn.ModelCheckpoint, xpnn.callbacks.CSVLogger):
-            with pytest.raises(PermissionError, match=f"{make.__name__}: path .*: no permission to create files in"):
-                make(folder / "out")
-    finally:
-        os.chmod(folder, 0o755)
+def test_callbacks_refuse_a_folder_they_cannot_write_in_when_made(locked_folder):
+    for make in (xpnn.ModelCheckpoint, xpnn.callbacks.CSVLogger):
+        with pytest.raises(PermissionError, match=f"{make.__name__}: path .*: no permission to create files in"):
+            make(locked_folder / "out")
 
 
 def test_a_refused_fit_leaves_an_existing_csv_log_alone(tmp_path, monkeypatch):

@@ -45,6 +45,7 @@ import xpnn
 from xpnn import activations, backend, optimizers
 from xpnn.datasets import load_csv, load_digits, load_iris, load_npz
 from xpnn.datasets.files import CellError, number_cell, sniff_delimiter
+from xpnn.training.data import input_width
 from xpnn.utils.validation import byte_size, check_int, check_number
 
 SIDECAR_FORMAT, SIDECAR_VERSION = "xpnn.cli", 1
@@ -322,9 +323,6 @@ def estimated_bytes(widths, batch_size, itemsize):
     return itemsize * (4 * weights + 3 * batch_size * sum(widths)) + 8 * largest, weights
 
 
-_size = byte_size
-
-
 def check_memory(widths, batch_size):
     itemsize = 8 if backend.DEFAULT_FLOAT == "float64" else 4
     needed, weights = estimated_bytes(widths, batch_size, itemsize)
@@ -332,8 +330,8 @@ def check_memory(widths, batch_size):
     if available is not None and needed > available:
         raise ValueError(
             f"--hidden {','.join(map(str, widths[1:-1])) or 'none'}: a model of {weights:,} weights "
-            f"({' -> '.join(map(str, widths))}) needs about {_size(needed)} to train (weights, gradients, "
-            f"optimizer state, a batch of {batch_size}), more than the {_size(available)} of {source}; "
+            f"({' -> '.join(map(str, widths))}) needs about {byte_size(needed)} to train (weights, gradients, "
+            f"optimizer state, a batch of {batch_size}), more than the {byte_size(available)} of {source}; "
             "use smaller --hidden widths or --batch-size")
 
 
@@ -359,14 +357,6 @@ def default_model_path(checkpoint_path) -> str:
     return stem, f"the name of {checkpoint_path} without .ckpt"
 
 
-def _same_file(a: str, b: str) -> bool:
-    """Whether two paths name one file: through symlinks, ``./`` and ``..``, and letter case
-    or hard links where the file system says so (``samefile`` once both exist)."""
-    if os.path.exists(a) and os.path.exists(b):
-        return os.path.samefile(a, b)
-    return os.path.normcase(os.path.realpath(a)) == os.path.normcase(os.path.realpath(b))
-
-
 def refuse_output_over_input(outputs: dict, inputs: dict, allowed=()) -> None:
     """ValueError, before anything is read or written, when a file the command writes is one it
     reads (``predict --output m.xpnn`` wrote CSV over the model and exited 0) or another it
@@ -375,12 +365,12 @@ def refuse_output_over_input(outputs: dict, inputs: dict, allowed=()) -> None:
     written = [(label, path) for label, path in outputs.items() if path]
     for label, path in written:
         for source, given in inputs.items():
-            if given and (label, source) not in allowed and _same_file(path, given):
+            if given and (label, source) not in allowed and backend.same_file(path, given):
                 raise ValueError(f"{label} {path} is the {source} file {given}: writing it would destroy "
                                  f"what the command reads; give another path")
     for index, (label, path) in enumerate(written):
         for other, other_path in written[index + 1:]:
-            if _same_file(path, other_path):
+            if backend.same_file(path, other_path):
                 raise ValueError(f"{label} {path} and {other} {other_path} are the same file; give them different paths")
 
 
@@ -570,10 +560,6 @@ def read_feature_columns(path, names, delimiter=None, width=None):
     return table
 
 
-def model_input_width(model):
-    return getattr(model.layers[0], "in_features", None) if getattr(model, "layers", None) else None
-
-
 def predict(args) -> int:
     if not os.path.exists(args.model):
         raise FileNotFoundError(f"--model {args.model}: no such file")
@@ -596,7 +582,7 @@ def predict(args) -> int:
                          f"{' model' if task == 'regression' else ''}; probabilities need a classifier")
     xp = backend.host_namespace()
     names = meta["feature_names"] if meta else None
-    width = len(names) if names else model_input_width(model)
+    width = len(names) if names else input_width(model)
     if is_bundled(args.data):
         data = BUNDLED[args.data]()
         X = check_features(xp, data.X, args.data, data.feature_names)

@@ -17,7 +17,7 @@ from .arrays import (
     DEFAULT_FLOAT, asarray, asarray_like, backend_name_of, copy_of, dtype_is, dtype_name,
     host_namespace, is_array, namespace_of, resolve_dtype, to_numpy,
 )
-from .files import check_not_read_only, read_arrays, read_npz, write_arrays_atomically, write_atomically
+from .files import check_not_read_only, read_arrays, read_npz, same_file, write_arrays_atomically, write_atomically
 from .numpy_wrapper import numpy_namespace
 from .ops import Ops, ops_for
 from .random import DeviceRandom, rng, seeded, set_seed
@@ -29,7 +29,7 @@ from .selection import (
 __all__ = [
     "DEFAULT_FLOAT", "asarray", "asarray_like", "backend_name_of", "copy_of", "dtype_is",
     "dtype_name", "host_namespace", "is_array", "namespace_of", "resolve_dtype", "to_numpy",
-    "check_not_read_only", "read_arrays", "read_npz", "write_arrays_atomically", "write_atomically", "numpy_namespace", "Ops", "ops_for",
+    "check_not_read_only", "read_arrays", "read_npz", "same_file", "write_arrays_atomically", "write_atomically", "numpy_namespace", "Ops", "ops_for",
     "DeviceRandom", "rng", "seeded", "set_seed", "BACKEND_NAMES", "ENV_VAR", "INSTALL_HINTS",
     "Backend", "BackendError", "active", "available_backends", "available_memory", "describe", "name", "namespace",
     "use_backend",

@@ -49,6 +49,14 @@ def write_atomically(path, write, *, binary: bool = True) -> None:
         raise
 
 
+def same_file(a, b) -> bool:
+    """Whether two paths name one file: through symlinks, ``./`` and ``..``, and letter case
+    or hard links where the file system says so (``samefile`` once both exist)."""
+    if os.path.exists(a) and os.path.exists(b):
+        return os.path.samefile(a, b)
+    return os.path.normcase(os.path.realpath(a)) == os.path.normcase(os.path.realpath(b))
+
+
 def check_not_read_only(path) -> None:
     """PermissionError naming ``path`` when it is a file marked read-only: by its mode bits
     too, since root may write anything, yet a file the user made read-only must stay so."""

@@ -23,7 +23,7 @@ import time
 import warnings
 
 from ..backend import (
-    asarray_like, check_not_read_only, copy_of, host_namespace, is_array, to_numpy, write_atomically,
+    asarray_like, check_not_read_only, copy_of, host_namespace, is_array, same_file, to_numpy, write_atomically,
 )
 from ..optim import schedules
 from ..utils.validation import check_bool, check_choice, check_int, check_monitor, check_number, check_optional_number
@@ -143,7 +143,7 @@ def _refuse_the_models_own_file(path, trainer, where: str, what: str) -> None:
     """A callback must not write over the file the model being trained was loaded from
     (``xpnn.load`` records it), before the first step: the user's saved model would be gone."""
     source = getattr(trainer.model, "loaded_from", None)
-    if source and os.path.exists(source) and os.path.exists(path) and os.path.samefile(source, path):
+    if source and os.path.exists(source) and same_file(source, path):
         raise ValueError(f"{where}: {path} is the file this model was loaded from; {what} written there "
                          "would replace the saved model: give another path")
 

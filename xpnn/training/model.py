@@ -7,6 +7,8 @@ Layer trains through the same functions: ``xpnn.training.fit(layer, X, y, ...)``
 
 from __future__ import annotations
 
+import math
+
 from ..backend import backend_name_of, dtype_name, name as backend_name, namespace, namespace_of
 from ..nn import losses
 from ..nn.layers.sequential import Sequential
@@ -129,9 +131,9 @@ class Model(Sequential):
             return f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:>{widths[2]}}"
 
         parameters = self.parameters()
-        trainable = sum(_size(p) for p in parameters if p.trainable)
+        trainable = sum(math.prod(p.shape) for p in parameters if p.trainable)
         total = self.count_params()
-        buffers = sum(_size(held) for _, held in self.named_state()) - total
+        buffers = sum(math.prod(held.shape) for _, held in self.named_state()) - total
         dtypes = sorted({dtype_name(p.dtype) for p in parameters}) or ["none"]
         where = backend_name_of(namespace_of(value=parameters[0].value)) if parameters else backend_name()
         lines = [f"{type(self).__name__} ({', '.join(dtypes)}, backend {where})", rule,
@@ -188,13 +190,6 @@ class Model(Sequential):
         mismatch a ValueError names the file and the entry, and nothing changes."""
         checkpoint.load_weights(self, path)
         return self
-
-
-def _size(held) -> int:
-    size = 1
-    for n in held.shape:
-        size *= n
-    return size
 
 
 def _short(layer) -> str:
