@@ -713,3 +713,12 @@ def test_metadata_nested_too_deep_is_named(tmp_path):
         out.writestr("__xpnn_meta__.npy", stream.getvalue())
     with pytest.raises(ValueError, match="deep.xpnn: its metadata is corrupted: RecursionError"):
         xpnn.load(path)
+
+
+def test_a_file_of_pickled_data_gets_no_advice_to_unpickle_it(tmp_path):
+    """NumPy's message suggests allow_pickle=True or pickle.load(): xpnn never does either."""
+    path = tmp_path / "garbage.xpnn"
+    path.write_text("hello")
+    with pytest.raises(ValueError, match="garbage.xpnn: not a readable .npz archive") as caught:
+        xpnn.load(path)
+    assert "unsafely" not in str(caught.value) and "pickle.load" not in str(caught.value)

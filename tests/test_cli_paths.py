@@ -96,3 +96,10 @@ def test_a_damaged_sidecar_is_named(trained, capsys, change, message):
     code, _, err = run(capsys, "predict", "--model", "m.xpnn", "--data", "d.csv")
     assert code != 0 and "Traceback" not in err and "internal error" not in err
     assert f"m.xpnn.json: corrupted sidecar: {message}" in err
+
+
+def test_an_output_in_a_missing_folder_is_named(trained, capsys):
+    """The error named the library's temporary file inside the missing folder."""
+    code, _, err = run(capsys, "predict", "--model", "m.xpnn", "--data", "d.csv", "--output", "nodir/out.csv")
+    assert code != 0 and "cannot write 'nodir/out.csv': folder" in err and "does not exist" in err
+    assert ".xpnn-" not in err

@@ -537,3 +537,27 @@ def test_summary_of_a_model_built_under_another_backend():
         model = xpnn.Model(xpnn.Dense(4, 3), xpnn.ReLU(), xpnn.Dense(3, 2))
     text = model.summary(print_fn=None)
     assert "backend array_api_strict" in text and "(None, 2)" in text
+
+
+# ---------------------------------------------------------------- found by a new-user trial
+
+def test_resuming_takes_the_loss_from_the_checkpoint(tmp_path):
+    X, y = class_data()
+    path = tmp_path / "c.ckpt"
+    xpnn.set_seed(3)
+    first = xpnn.Model(xpnn.Dense(4, 3))
+    first.fit(X, y, loss=xpnn.CrossEntropy(label_smoothing=0.1), optimizer="adam", epochs=2, verbose=0,
+              callbacks=[xpnn.ModelCheckpoint(path)])
+    resumed = xpnn.Model(xpnn.Dense(4, 3))
+    history = resumed.fit(X, y, epochs=4, resume_from=path, verbose=0)  # nothing repeated
+    assert repr(resumed.loss) == "CrossEntropy(label_smoothing=0.1)" and history.epoch == [0, 1, 2, 3]
+    with pytest.raises(ValueError, match="fit: loss is required"):
+        xpnn.Model(xpnn.Dense(4, 3)).fit(X, y, optimizer="adam", verbose=0)
+
+
+def test_class_labels_given_to_a_regression_loss_get_the_real_shapes_and_the_fix():
+    X, y = class_data()
+    with pytest.raises(ValueError, match=r"fit: y does not match the model's output for this loss: y has shape \(60,\) "
+                                         r"and the model outputs \(60, 3\) \(class labels\? use loss='cross_entropy', "
+                                         r"or one-hot encode y\); the loss said: MSE: "):
+        xpnn.Model(xpnn.Dense(4, 3)).fit(X, y, loss="mse", optimizer="adam", verbose=0)

@@ -36,6 +36,8 @@ def write_atomically(path, write, *, binary: bool = True) -> None:
     except PermissionError:
         raise PermissionError(f"cannot write {os.fspath(path)!r}: no permission to create files in "
                               f"{folder!r}") from None
+    except FileNotFoundError:  # name the folder, not the temporary file inside it
+        raise FileNotFoundError(f"cannot write {os.fspath(path)!r}: folder {folder!r} does not exist") from None
     try:
         os.chmod(temporary, _permissions_for(path))
         with os.fdopen(handle, "wb" if binary else "w", encoding=None if binary else "utf-8") as stream:
@@ -105,6 +107,9 @@ def _npz_contents(path, keys=None) -> dict:
             zlib.error, MemoryError) as error:
         if str(error).startswith(f"{path}:"):
             raise
+        if "allow_pickle" in str(error):  # NumPy's advice to load it unsafely: xpnn never does
+            raise ValueError(f"{path}: not a readable .npz archive (truncated or corrupted?): it holds "
+                             "pickled (object) data, which xpnn never loads (allow_pickle=False)") from None
         raise ValueError(
             f"{path}: not a readable .npz archive (truncated or corrupted?): {type(error).__name__}: {error}"
         ) from None

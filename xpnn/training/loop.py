@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import warnings
 
-from ..backend import asarray_like, namespace_of, rng, to_numpy
+from ..backend import asarray_like, dtype_is, namespace_of, rng, to_numpy
 from ..nn import losses
 from ..nn.activations import Activation
 from ..nn.layer import layer_config
@@ -356,7 +356,15 @@ def checked_pair(model, X, y, loss, where: str, names=("X", "y"), sample_weight=
     try:
         loss.forward(probe, y[:1, ...])
     except (ValueError, TypeError) as error:
-        raise ValueError(f"{where}: {names[1]} does not match the model's output for this loss: {error}") from None
+        # the loss saw one sample of each: give the whole shapes, and the likely fix for labels
+        hint = ""
+        if loss.target_kind == "values" and y.ndim == 1 and outputs > 1 and dtype_is(
+                namespace_of(y=y), y.dtype, "integral"):
+            hint = " (class labels? use loss='cross_entropy', or one-hot encode y)"
+        raise ValueError(
+            f"{where}: {names[1]} does not match the model's output for this loss: {names[1]} has shape "
+            f"{tuple(y.shape)} and the model outputs {(X.shape[0], *probe.shape[1:])}{hint}; the loss "
+            f"said: {error}") from None
     weights = sample_weights.checked(sample_weight, class_weight, y, loss, samples=X.shape[0], outputs=outputs,
                                      dtype=probe.dtype, where=where, arg=names[2] if len(names) > 2 else "sample_weight")
     return X, y, weights
@@ -410,7 +418,7 @@ def check_output_for_loss(model, loss, where: str) -> None:
         )
 
 
-def fit(model, X, y, *, loss, optimizer=None, epochs: int = 1, batch_size: int | None = 32,
+def fit(model, X, y, *, loss=None, optimizer=None, epochs: int = 1, batch_size: int | None = 32,
         shuffle: bool = True, validation_split: float = 0.0, validation_data=None,
         metrics="auto", callbacks=(), seed=None, verbose: int = 1, resume_from=None,
         sample_weight=None, class_weight=None, remember=None) -> History:
@@ -431,12 +439,21 @@ def fit(model, X, y, *, loss, optimizer=None, epochs: int = 1, batch_size: int |
     for index, callback in enumerate(callbacks):
         if not isinstance(callback, Callback):
             raise TypeError(f"{where}: callbacks[{index}] must be an xpnn Callback, got {type(callback).__name__}")
+    checkpoint = read_file(resume_from, (CHECKPOINT_FORMAT,)) if resume_from is not None else None
+    if loss is None:  # a resumed run may take the loss its checkpoint was written with
+        saved = checkpoint.get("training") if checkpoint is not None else None
+        if not isinstance(saved, dict):
+            raise ValueError(f"{where}: loss is required (a name such as 'cross_entropy' or 'mse', or a Loss)"
+                             + (f"; {resume_from} does not record one" if checkpoint is not None else ""))
+        try:
+            loss = losses.LOSSES.from_config(saved["loss"])
+        except (KeyError, TypeError, ValueError) as error:
+            raise ValueError(f"{resume_from}: corrupted training configuration: {error}") from None
     try:
         loss = losses.get(loss)
     except (ValueError, TypeError) as error:
         raise type(error)(f"{where}: loss: {error}") from None
     metric_list = metrics_module.for_loss(metrics, loss, where)
-    checkpoint = read_file(resume_from, (CHECKPOINT_FORMAT,)) if resume_from is not None else None
     if optimizer is None:
         if checkpoint is None:
             raise ValueError(f"{where}: optimizer is required (a name such as 'adam' or an Optimizer)")

@@ -37,8 +37,8 @@ class Model(Sequential):
           ``y``: integer labels (samples,) or probability rows for cross-entropy, 0/1 per output
           for binary cross-entropy, values of the output's shape for regression losses.
         - ``loss``, ``optimizer``: names ("cross_entropy", "adam") or objects. Left out, they are
-          the ones this model last trained with (or was loaded with); ``optimizer`` may also be
-          left out when ``resume_from`` is given: the checkpoint's is rebuilt.
+          the ones this model last trained with (or was loaded with), else, with ``resume_from``,
+          the checkpoint's.
         - ``epochs``: the total number of epochs; a resumed run continues up to it.
         - ``batch_size``: samples per step; ``None`` is the whole set (batch gradient descent)
           and 1 is stochastic gradient descent.
@@ -70,7 +70,7 @@ class Model(Sequential):
         linear output fed to one on probabilities) is refused, with the fix.
         """
         loss = self.loss if loss is None else loss
-        if loss is None:
+        if loss is None and resume_from is None:  # a checkpoint may hold the loss: loop.fit reads it
             raise ValueError("fit: loss is required (a name such as 'cross_entropy' or 'mse', or a Loss): "
                              "this model has not been trained or loaded with one")
         if optimizer is None and resume_from is None:
