@@ -60,6 +60,18 @@ def pytest_report_header(config):
     return lines
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "once: backend-independent and slow (examples, a cluster, MPI); runs only in the "
+        "numpy pass of backends/run-suite (or with no backend selected), not once per backend")
+
+
+def pytest_runtest_setup(item):
+    narrowed = selected_backend(item.config)
+    if item.get_closest_marker("once") and narrowed not in (None, "numpy"):
+        pytest.skip(f"backend-independent: runs in the numpy pass, not in the {narrowed} one")
+
+
 def _usable_or_skip(name, config):
     narrowed = selected_backend(config)
     if narrowed and name != narrowed:
