@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..backend import dtype_name, namespace_of
+from ..backend import dtype_name, namespace_of, portable, unwrapped
 from ..utils.validation import check_bool
 
 
@@ -48,6 +48,16 @@ class Parameter:
     def zero_grad(self) -> None:
         self.grad = None
 
+    # Pickles hold host copies; unpickling makes the arrays on the active backend
+    # (xpnn/backend/pickling.py says why)
+    def __getstate__(self) -> dict:
+        return {"value": portable(self.value), "grad": portable(self.grad), "name": self.name,
+                "trainable": self.trainable}
+
+    def __setstate__(self, state: dict) -> None:
+        self.value, self.grad = unwrapped(state["value"]), unwrapped(state["grad"])
+        self.name, self.trainable = state["name"], state["trainable"]
+
     def __repr__(self) -> str:
         frozen = "" if self.trainable else ", frozen"
         return f"Parameter({self.name!r}, shape={self.shape}, dtype={dtype_name(self.dtype)}{frozen})"
@@ -67,6 +77,12 @@ class Buffer:
     @property
     def shape(self) -> tuple:
         return tuple(self.value.shape)
+
+    def __getstate__(self) -> dict:  # as Parameter's
+        return {"value": portable(self.value), "name": self.name}
+
+    def __setstate__(self, state: dict) -> None:
+        self.value, self.name = unwrapped(state["value"]), state["name"]
 
     def __repr__(self) -> str:
         return f"Buffer({self.name!r}, shape={self.shape}, dtype={dtype_name(self.value.dtype)})"

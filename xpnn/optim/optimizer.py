@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numbers
 
-from ..backend import asarray_like, host_namespace, is_array, namespace_of, ops_for, to_numpy
+from ..backend import asarray_like, host_namespace, is_array, namespace_of, ops_for, portable, to_numpy, unwrapped
 from ..nn.parameter import Parameter
 from ..utils.registry import Registry, class_key
 from ..utils.validation import check_float_array, check_index, check_number, check_optional_number, check_same_dtype
@@ -318,6 +318,25 @@ class Optimizer:
             steps = [state["iterations"] if slot else 0 for slot in slots]
         self._steps = {id(p): int(n) for p, n in zip(params, steps)}
         self.iterations, self.epoch = int(state["iterations"]), int(state["epoch"])
+
+    # -- pickling (xpnn/backend/pickling.py: host copies in, arrays made on the active backend)
+    def __getstate__(self) -> dict:
+        """The state keyed by bound order, not by ``id``: ids mean nothing in the process that
+        unpickles. The caches (checked namespaces, which cannot be pickled; the last binding)
+        and the multi-tensor layout are left out: the next step rebuilds them, with the same
+        numbers (multi_tensor.py)."""
+        state, by_id = dict(self.__dict__), self._all_slots()
+        state["_slots"] = [portable(by_id.get(id(p), {})) for p in self._params]
+        state["_steps"] = [self._steps.get(id(p), 0) for p in self._params]
+        state.update(_checked={}, _last_given=(), _last_unique=[], _multi_tensor=None)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        state = dict(state)
+        slots, steps = unwrapped(state.pop("_slots")), state.pop("_steps")
+        self.__dict__.update(state)
+        self._slots = {id(p): slot for p, slot in zip(self._params, slots) if slot}
+        self._steps = {id(p): n for p, n in zip(self._params, steps) if n}
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items() if k != "lr")

@@ -21,7 +21,7 @@ from sklearn.utils import check_random_state, gen_batches
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .. import backend
-from ..backend import BackendError, asarray, copy_of, is_array, namespace_of, to_numpy
+from ..backend import BackendError, asarray, copy_of, is_array, namespace_of, portable, to_numpy, unwrapped
 from ..optim import LBFGS, clip_global_norm
 from ..training import forward_backward
 from ..utils.validation import check_choice, check_int, check_number
@@ -455,6 +455,22 @@ class BaseMLP(BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
+
+    # ------------------------------------------------------------------ pickling
+    # A pickle holds host copies of the weights and the solver's state; unpickling makes them on
+    # the unpickling process's active backend, which a fitted estimator then predicts and
+    # trains on (xpnn/backend/pickling.py says why).
+    def __getstate__(self) -> dict:
+        state = super().__getstate__()
+        if state.get("_best_state") is not None:
+            state = {**state, "_best_state": portable(state["_best_state"])}
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        super().__setstate__(unwrapped(state))
+        network = self.__dict__.get("_network")
+        if network is not None:
+            self._backend_ = backend.backend_name_of(namespace_of(value=network.parameters()[0].value))
 
 
 # ---------------------------------------------------------------- small helpers

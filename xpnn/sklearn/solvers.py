@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import math
 
+from ..backend import portable, unwrapped
+
 
 class StochasticSolver:
     """The learning rate and its schedule: 'constant', 'invscaling' (``lr_init / (t + 1) **
@@ -24,6 +26,13 @@ class StochasticSolver:
         self.learning_rate_init = float(learning_rate_init)
         self.learning_rate = float(learning_rate_init)
         self.schedule, self.power_t = schedule, power_t
+
+    # Velocities and moments pickle as host copies (xpnn/backend/pickling.py)
+    def __getstate__(self) -> dict:
+        return portable(dict(self.__dict__))
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(unwrapped(state))
 
     def iteration_ends(self, samples_seen: int) -> None:
         if self.schedule == "invscaling":

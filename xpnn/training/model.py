@@ -7,6 +7,7 @@ Layer trains through the same functions: ``xpnn.training.fit(layer, X, y, ...)``
 
 from __future__ import annotations
 
+import copy
 import math
 
 from ..backend import backend_name_of, dtype_name, name as backend_name, namespace, namespace_of
@@ -171,6 +172,15 @@ class Model(Sequential):
             shapes.append("(None, " + ", ".join(map(str, x.shape[1:])) + ")")
         return shapes
 
+    def __getstate__(self) -> dict:
+        """Pickled without the metrics' running sums (device arrays): they are reset before
+        every use, and leaving them out keeps a pickle free of arrays that would not be made on
+        the unpickling backend (xpnn/backend/pickling.py)."""
+        state = dict(self.__dict__)
+        if self.metrics is not None:
+            state["metrics"] = [_reset_copy(metric) for metric in self.metrics]
+        return state
+
     # -- files
     def save(self, path) -> None:
         """Architecture (JSON), weights and, after training, the loss, metrics and optimizer
@@ -190,6 +200,12 @@ class Model(Sequential):
         mismatch a ValueError names the file and the entry, and nothing changes."""
         checkpoint.load_weights(self, path)
         return self
+
+
+def _reset_copy(metric):
+    twin = copy.copy(metric)
+    twin.reset()
+    return twin
 
 
 def _short(layer) -> str:
