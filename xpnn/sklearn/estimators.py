@@ -24,6 +24,11 @@ _DOC_EXTRAS = """
       otherwise on xpnn's active backend (``XPNN_BACKEND``); or 'numpy', 'cupy', 'array_api_strict'.
 
     Predictions come back as NumPy arrays, or as device arrays when the input was one.
+
+    A pickled estimator holds host copies of its weights and solver state; unpickling makes them
+    on the unpickling process's active backend (``XPNN_BACKEND``, or ``with xpnn.use_backend``),
+    where it then predicts and goes on training (``partial_fit``, ``warm_start``); ``backend``
+    decides where a fit from scratch trains. ``copy.deepcopy`` keeps the arrays where they are.
 """
 
 
