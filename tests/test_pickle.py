@@ -212,3 +212,11 @@ def test_a_pickle_loads_on_the_backend_of_the_process_that_unpickles(tmp_path, s
     assert out.returncode == 0, out.stderr.decode()
     assert out.stdout.decode().split() == [loaded_on, loaded_on, loaded_on]
     np.testing.assert_array_equal(np.load(tmp_path / "p.npy"), estimator.predict_proba(X))
+
+
+def test_ops_and_the_numpy_namespace_unpickle_as_the_unpickling_processs_own(xp, backend_name):
+    data = pickle.dumps([xpnn.backend.ops_for(xp), xpnn.backend.numpy_namespace()])
+    with xpnn.use_backend("numpy"):
+        ops, namespace = pickle.loads(data)
+    assert namespace is xpnn.backend.numpy_namespace()
+    assert ops is xpnn.backend.ops_for(namespace)  # its scratch memory stays in the process it belongs to

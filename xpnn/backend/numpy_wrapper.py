@@ -69,6 +69,9 @@ class NumPyNamespace:
     def __repr__(self) -> str:
         return "<xpnn's NumPy namespace (array_api_compat.numpy)>"
 
+    def __reduce__(self):  # the one of the unpickling process (its functions include modules)
+        return numpy_namespace, ()
+
 
 @functools.lru_cache(maxsize=None)
 def numpy_namespace() -> NumPyNamespace:

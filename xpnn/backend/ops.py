@@ -28,6 +28,7 @@ import threading
 import numpy
 
 from .numpy_wrapper import numpy_namespace
+from .selection import namespace
 
 # Philox4x32-10 (Salmon, Moraes, Dror, Shaw, "Parallel random numbers: as easy as 1, 2, 3",
 # SC 2011), the generator cuRAND, JAX and PyTorch's CUDA dropout use: multipliers and the
@@ -82,6 +83,12 @@ class Ops:
 
     def __init__(self, xp):
         self.xp = xp
+
+    def __reduce__(self):
+        # a namespace (a module) and scratch memory cannot travel: an Ops unpickles as the
+        # Ops of the active backend, where the arrays of its pickled holder are made again
+        # (xpnn/backend/pickling.py)
+        return _active_ops, ()
 
     # ------------------------------------------------------------------ elementwise
     def clip(self, x, low, high):
@@ -311,6 +318,10 @@ class NumPyOps(Ops):
 #: the Ops of each namespace, made on first use; put another Ops here to replace one (a test
 #: that runs the generic methods on NumPy does)
 OPS_BY_NAMESPACE: dict = {}
+
+
+def _active_ops() -> Ops:
+    return ops_for(namespace())
 
 
 def ops_for(xp) -> Ops:
