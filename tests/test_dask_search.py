@@ -9,8 +9,10 @@ import numpy as np
 import pytest
 
 pytest.importorskip("sklearn")
-distributed = pytest.importorskip(
-    "distributed", reason='dask.distributed is not installed (pip install "xpnn[dask]")')
+try:
+    import distributed
+except ImportError:
+    pytest.skip('dask.distributed is not installed (pip install "xpnn[dask]")', allow_module_level=True)
 
 import joblib  # noqa: E402
 from sklearn.exceptions import ConvergenceWarning  # noqa: E402
