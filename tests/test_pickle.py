@@ -98,6 +98,7 @@ def test_deepcopy_keeps_arrays_on_their_backend_and_copies_them(xp, backend_name
                               xpnn.to_numpy(original.layers[0].weight.value))
 
 
+@pytest.mark.once
 def test_unpickling_under_an_unusable_backend_names_it():
     data = pickle.dumps(xpnn.Model(xpnn.Dense(2, 1)))
     code = "import pickle, sys; pickle.loads(sys.stdin.buffer.read())"
