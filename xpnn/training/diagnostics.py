@@ -497,8 +497,9 @@ class TrainingMonitor(Callback):
 
         guard = getattr(self.trainer, "guard", None) if self.trainer is not None else None
         if guard is None or guard.failed_epoch != epoch:  # fit's guard has named the step already
-            bad = [index for index in range(len(self._layers)) if self._act_sizes[index] and not (
-                math.isfinite(stats["activation_mean"][index]) and math.isfinite(stats["activation_std"][index]))]
+            # the mean, not the std: squared deviations of huge but finite outputs overflow
+            bad = [index for index in range(len(self._layers))
+                   if self._act_sizes[index] and not math.isfinite(stats["activation_mean"][index])]
             bad += [index for index, _ in reversed(self._with_parameters)
                     if self._grad_rows and not math.isfinite(stats["grad_norm"][index])]
             if bad:
