@@ -545,3 +545,16 @@ def test_a_monitor_on_a_bare_layer_records_gradients_and_update_ratios():
     assert history.diagnostics["grad_ratio"] == [[1.0], [1.0]] and history.diagnostics["grad_norm"][0][0] > 0
     assert history.diagnostics["update_ratio"][1][0] > 0  # measured from the previous step's end
     assert np.isnan(history.diagnostics["activation_mean"][0][0])  # no hooks fire for a bare layer
+
+
+def test_the_readme_example_runs_and_warns_as_its_comment_says():
+    import pathlib
+    import re
+
+    readme = (pathlib.Path(__file__).parent.parent / "README.md").read_text()
+    example = re.search(r"## Training health.*?```python\n(.*?)```", readme, re.S).group(1)
+    namespace = {}
+    with pytest.warns(xpnn.TrainingHealthWarning) as caught:
+        exec(compile(example, "README.md, Training health", "exec"), namespace)
+    assert str(caught[0].message) in example.replace("\n# ", " ")
+    assert f"{namespace['ratios'][0]:.0e}" in example and len(namespace["outputs"]) == 11
