@@ -29,6 +29,8 @@ def parse_args(argv):
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--every", type=int, default=10, help="TrainingMonitor(every=N), default its default")
     parser.add_argument("--threads", type=int, default=None, help="BLAS threads (default: the library's own)")
+    parser.add_argument("--fit", action="store_true",
+                        help="also time fit's non-finite guard (terminate_on_nan=True against False)")
     return parser.parse_args(argv)
 
 
@@ -89,7 +91,42 @@ def main(argv=None) -> int:
                                 for k in ("plain", "monitored"))
         print(f"  {clock:4} train_step alone: {plain_ms:8.3f} ms/step, with TrainingMonitor: {watched_ms:8.3f} "
               f"ms/step (medians); ratio {watched_ms / plain_ms:.3f} ({watched_ms / plain_ms - 1:+.1%})")
+    if args.fit:
+        guard_overhead(args, build, steps, host, device)
     return 0
+
+
+def guard_overhead(args, build, steps, host, device) -> None:
+    """``fit``'s default ``terminate_on_nan=True`` against False: one epoch of ``steps``
+    batches per call (its device copies of the weights and optimizer state at the start of
+    the epoch, and the finiteness check at its end), blocks alternating as above."""
+    import numpy
+
+    X = numpy.concatenate([host[i % len(host)][0] for i in range(steps)])
+    y = numpy.concatenate([host[i % len(host)][1] for i in range(steps)])
+    batch = host[0][0].shape[0]
+    models = {flag: build() for flag in (False, True)}
+    import xpnn
+
+    with xpnn.use_backend(args.backend):
+        X, y = xpnn.asarray(X), xpnn.asarray(y)
+
+    def epoch(flag):
+        model, _, _, optimizer = models[flag]
+        start = time.perf_counter()
+        model.fit(X, y, loss="cross_entropy", optimizer=optimizer, epochs=1, batch_size=batch, metrics=[],
+                  verbose=0, terminate_on_nan=flag)
+        device.sync()
+        return (time.perf_counter() - start) / steps
+
+    epoch(False), epoch(True)
+    times = {False: [], True: []}
+    for round_ in range(args.rounds):
+        for flag in (False, True) if round_ % 2 == 0 else (True, False):
+            times[flag].append(epoch(flag))
+    off, on = (statistics.median(times[flag]) * 1e3 for flag in (False, True))
+    print(f"  fit, one epoch of {steps} batches: terminate_on_nan=False {off:8.3f} ms/step, True (the default) "
+          f"{on:8.3f} ms/step (medians); ratio {on / off:.3f} ({on / off - 1:+.1%})")
 
 
 if __name__ == "__main__":
