@@ -558,3 +558,15 @@ def test_the_readme_example_runs_and_warns_as_its_comment_says():
         exec(compile(example, "README.md, Training health", "exec"), namespace)
     assert str(caught[0].message) in example.replace("\n# ", " ")
     assert f"{namespace['ratios'][0]:.0e}" in example and len(namespace["outputs"]) == 11
+
+
+def test_a_layer_used_at_two_positions_is_observed_at_each():
+    shared = xpnn.Dense(4, 4, activation="tanh", rng=1)
+    model = xpnn.Model(xpnn.Dense(3, 4, rng=0), shared, shared, xpnn.Dense(4, 2, rng=2)).astype("float64")
+    X = host_normal(6, 3)
+    expected = [xpnn.to_numpy(out) for out in activations(model, X)]
+    with TrainingMonitor(model, every=1, verbose=0) as monitor:
+        model.forward(xpnn.asarray(X, dtype="float64"), training=True)
+        stats = monitor.end_epoch()
+    np.testing.assert_allclose(stats["activation_mean"], [out.mean() for out in expected], rtol=1e-12)
+    assert stats["activation_mean"][1] != stats["activation_mean"][2]

@@ -307,11 +307,11 @@ class TrainingMonitor(Callback):
         parameters = model.parameters()
         self._xp = namespace_of(value=parameters[0].value) if parameters else None
         if self._hooked:
-            seen = set()
+            positions = {}
             for index, layer in enumerate(self._layers):
-                if id(layer) not in seen:  # a layer at two positions is observed at its first
-                    seen.add(id(layer))
-                    self._handles.append(layer.register_forward_hook(self._hook_for(index)))
+                positions.setdefault(id(layer), (layer, []))[1].append(index)
+            for layer, indices in positions.values():
+                self._handles.append(layer.register_forward_hook(self._hook_for(indices)))
         self.history = self._new_record()
         self._prev = None
         self._attached = True
@@ -347,13 +347,18 @@ class TrainingMonitor(Callback):
                                "TrainingMonitor(model) or call attach(model) first")
 
     # -- what each step adds (device operations only)
-    def _hook_for(self, index: int):
-        kind = self._kinds[index]
+    def _hook_for(self, indices: list):
+        """The forward hook of a layer found at ``indices`` (one position, unless the same layer
+        object is used twice: a forward then calls it at each position in turn)."""
+        kind = self._kinds[indices[0]]
         center_bound = _SATURATING.get(kind)
+        calls = [0]
 
         def hook(layer, x, out, training):
             if not training:
                 return
+            index = indices[calls[0] % len(indices)]
+            calls[0] += 1
             xp = self._xp or namespace_of(out=out)
             if kind in _DYING:  # every step: a unit is dead only if silent on every sample
                 axes = (0,) if out.ndim <= 2 else (0, *range(2, out.ndim))
