@@ -222,6 +222,7 @@ def test_a_healthy_network_raises_no_warning(activation):
         history = model.fit(X, y, loss="cross_entropy", optimizer=xpnn.Adam(lr=0.01), epochs=3, batch_size=32,
                             callbacks=[monitor], validation_split=0.2, verbose=0)
     assert monitor.problems == [] and history.diagnostics["epoch"] == [0, 1, 2]
+    assert not any("_forward_hooks" in vars(layer) for layer in model.layers)  # fit took its hooks off
     assert history.history["val_accuracy"][-1] > 0.8  # it really is healthy
 
 
