@@ -476,10 +476,11 @@ def test_a_corrupted_diagnostics_entry_is_named(tmp_path, change, message):
     write_file(path, CHECKPOINT_FORMAT, content)
     with pytest.raises(ValueError, match=f"corrupted checkpoint: {message}"):
         resumable_run(tmp_path, 4, resume=True)
-    content["history"]["diagnostics"] = "nothing"
-    write_file(path, CHECKPOINT_FORMAT, content)
-    with pytest.raises(ValueError, match="corrupted checkpoint: history: diagnostics: must be a dict"):
-        resumable_run(tmp_path, 4, resume=True)
+    for wrong in ("nothing", []):
+        content["history"]["diagnostics"] = wrong
+        write_file(path, CHECKPOINT_FORMAT, content)
+        with pytest.raises(ValueError, match="corrupted checkpoint: history: diagnostics: must be a dict"):
+            resumable_run(tmp_path, 4, resume=True)
 
 
 # ---------------------------------------------------------------- arguments and hooks

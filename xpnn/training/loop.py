@@ -288,7 +288,7 @@ def _checked_history(saved, corrupted) -> History:
             raise corrupted(f"history: {key}", "must be a list of numbers")
     if reason is not None and not isinstance(reason, str):
         raise corrupted("history: stop_reason", f"must be text or None, got {type(reason).__name__}")
-    return History(logs, epochs, reason, checked_diagnostics(saved.get("diagnostics") or {}, corrupted))
+    return History(logs, epochs, reason, checked_diagnostics(saved.get("diagnostics", {}), corrupted))
 
 
 def batch_bounds(samples: int, step: int):
