@@ -572,3 +572,18 @@ def test_a_layer_used_at_two_positions_is_observed_at_each():
         stats = monitor.end_epoch()
     np.testing.assert_allclose(stats["activation_mean"], [out.mean() for out in expected], rtol=1e-12)
     assert stats["activation_mean"][1] != stats["activation_mean"][2]
+
+
+def test_copies_and_pickles_of_a_watched_model_carry_no_hooks():
+    import copy
+    import pickle
+
+    model = xpnn.Model(xpnn.Dense(3, 4, activation="relu", rng=0), xpnn.Dense(4, 2, rng=1))
+    with TrainingMonitor(model, every=1, verbose=0) as monitor:
+        twin = copy.deepcopy(model)
+        restored = pickle.loads(pickle.dumps(model))
+        for other in (twin, restored):
+            assert not any("_forward_hooks" in vars(layer) for layer in other.layers)
+            other.forward(xpnn.asarray(host_normal(5, 3), dtype="float32"), training=True)
+        assert monitor._act_sizes == [[], []]  # the copies' forwards were not recorded
+        assert all("_forward_hooks" in vars(layer) for layer in model.layers)

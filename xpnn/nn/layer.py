@@ -66,6 +66,13 @@ class Layer:
         hooks[key] = hook
         return RemovableHandle(self, key)
 
+    def __getstate__(self) -> dict:
+        """Pickled and copied without forward hooks: they belong to whoever observes this
+        layer (a copy would report to it too, and closures do not pickle)."""
+        state = dict(self.__dict__)
+        state.pop("_forward_hooks", None)
+        return state
+
     def run_forward_hooks(self, x, out, training: bool) -> None:
         """Call this layer's forward hooks on one forward's input and output (what a container
         does after running the layer; a no-op without hooks)."""
