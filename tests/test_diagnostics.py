@@ -587,3 +587,15 @@ def test_copies_and_pickles_of_a_watched_model_carry_no_hooks():
             other.forward(xpnn.asarray(host_normal(5, 3), dtype="float32"), training=True)
         assert monitor._act_sizes == [[], []]  # the copies' forwards were not recorded
         assert all("_forward_hooks" in vars(layer) for layer in model.layers)
+
+
+def test_a_frozen_layer_has_no_gradient_statistics_and_raises_no_warning():
+    X, y = classes(n=64, features=3)
+    model = xpnn.Model(xpnn.Dense(3, 4, activation="relu"), xpnn.Dense(4, 2))
+    model.layers[0].freeze()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", xpnn.TrainingHealthWarning)
+        history = model.fit(X, y, loss="cross_entropy", optimizer="adam", epochs=2,
+                            callbacks=[TrainingMonitor(every=1)], verbose=0)
+    assert np.isnan(history.diagnostics["grad_norm"][-1][0]) and history.diagnostics["grad_ratio"][-1][1] == 1.0
+    assert history.diagnostics["update_ratio"][-1][0] == 0.0  # measured: the weights did not move

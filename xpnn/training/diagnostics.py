@@ -340,6 +340,7 @@ class TrainingMonitor(Callback):
         self._act = [[] for _ in self._layers]
         self._act_sizes = [[] for _ in self._layers]
         self._alive = [None] * len(self._layers)
+        self._frozen = set()  # layers that had no gradient on some step of the epoch
 
     def _require_model(self, where: str) -> None:
         if self.model is None:
@@ -390,13 +391,16 @@ class TrainingMonitor(Callback):
         self._require_model("observe_step")
         xp = self._xp
         rows = []
-        for _, params in self._with_parameters:
+        for index, params in self._with_parameters:
             total = None
             for p in params:
                 if p.grad is not None:
                     g = xp.reshape(p.grad, (-1,))
                     total = xp.vecdot(g, g) if total is None else total + xp.vecdot(g, g)
-            rows.append(xp.asarray(math.nan, dtype=params[0].value.dtype) if total is None else total)
+            if total is None:  # frozen: the statistic does not apply, NaN is no divergence
+                self._frozen.add(index)
+                total = xp.asarray(math.nan, dtype=params[0].value.dtype)
+            rows.append(total)
         if rows:
             self._grad_rows.append(xp.stack(rows))
         if self._prev is not None:
@@ -519,8 +523,8 @@ class TrainingMonitor(Callback):
             # the mean, not the std: squared deviations of huge but finite outputs overflow
             bad = [index for index in range(len(self._layers))
                    if self._act_sizes[index] and not math.isfinite(stats["activation_mean"][index])]
-            bad += [index for index, _ in reversed(self._with_parameters)
-                    if self._grad_rows and not math.isfinite(stats["grad_norm"][index])]
+            bad += [index for index, _ in reversed(self._with_parameters) if self._grad_rows
+                    and index not in self._frozen and not math.isfinite(stats["grad_norm"][index])]
             if bad:
                 report("non_finite", bad[0], "NaN or infinite values in its outputs or gradients: the training "
                        "diverged; lower the learning rate, clip gradients (clip_norm=1.0), standardise the inputs")
