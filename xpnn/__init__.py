@@ -27,7 +27,8 @@ optimizers = optim  # the name users know: xpnn.optimizers.Adam, xpnn.optimizers
 from .testing import check_backends, gradcheck
 from .training import (
     Callback, CSVLogger, EarlyStopping, History, LearningRateScheduler, Model, ModelCheckpoint, ProgressBar,
-    TerminateOnNaN, callbacks, checkpoint, load, metrics, train_step,
+    TerminateOnNaN, TrainingHealthWarning, TrainingMonitor, callbacks, checkpoint, diagnostics, load, metrics,
+    train_step,
 )
 
 __version__ = "0.1.0"
@@ -37,14 +38,15 @@ globals().update(LAYER_CLASSES)
 
 # the public modules keep their import names: ``from xpnn.losses import MSE`` still works
 for _name, _module in {
-    "activations": activations, "callbacks": callbacks, "checkpoint": checkpoint, "init": init,
+    "activations": activations, "callbacks": callbacks, "checkpoint": checkpoint,
+    "diagnostics": diagnostics, "init": init,
     "lbfgs": lbfgs, "losses": losses, "metrics": metrics, "optimizers": optim, "schedules": schedules,
 }.items():
     sys.modules[f"{__name__}.{_name}"] = _module
 del _name, _module
 
 __all__ = [
-    "activations", "backend", "callbacks", "checkpoint", "datasets", "init", "lbfgs", "losses",
+    "activations", "backend", "callbacks", "checkpoint", "datasets", "diagnostics", "init", "lbfgs", "losses",
     "metrics", "nn", "optim", "optimizers", "schedules", "testing", "training",
     "BackendError", "asarray", "set_seed", "to_numpy", "use_backend",
     "Parameter", "Buffer", "Layer", "Dense", "Sequential", "Model", "load", "train_step",
@@ -52,7 +54,7 @@ __all__ = [
     "Conv2D", "MaxPool2D", "AvgPool2D", "GlobalAvgPool2D", "Flatten", "Reshape", "BatchNorm2D",
     "Optimizer", "SGD", "RMSprop", "Adam", "AdamW", "LBFGS",
     "Callback", "History", "EarlyStopping", "ModelCheckpoint", "LearningRateScheduler",
-    "TerminateOnNaN", "ProgressBar", "CSVLogger",
+    "TerminateOnNaN", "ProgressBar", "CSVLogger", "TrainingMonitor", "TrainingHealthWarning",
     *LAYER_CLASSES, "PReLU",
     "Loss", "MSE", "MAE", "Huber", "BinaryCrossEntropy", "CrossEntropy",
     "gradcheck", "check_backends",
