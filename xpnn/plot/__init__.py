@@ -13,12 +13,15 @@ PNG, written atomically; a path in a missing folder is refused before anything i
 - ``activation_histograms(model, X)``: the distribution of each layer's outputs for a batch
 - ``decision_boundary(model, X, y)``: the predicted class over the plane of 2-D data
 - ``network(model)``: the architecture: layers, widths, activations, parameter counts
+
+``check_path(path, where)`` is the check each of them makes of ``path=``, for a caller that
+must refuse a destination before long work (``xpnn train --plot``).
 """
 
-from ._figure import INSTALL
+from ._figure import INSTALL, check_path
 from .functions import activations
 from .model import activation_histograms, decision_boundary, network
 from .training import gradient_flow, history
 
-__all__ = ["INSTALL", "activations", "history", "gradient_flow", "activation_histograms", "decision_boundary",
+__all__ = ["INSTALL", "check_path", "activations", "history", "gradient_flow", "activation_histograms", "decision_boundary",
            "network"]

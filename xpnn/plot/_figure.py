@@ -13,6 +13,7 @@ try:
     # the object-oriented API only: a Figure made directly has no GUI window and is not kept in
     # pyplot's registry of open figures, so no display is needed and nothing leaks between plots
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 except ImportError as error:
     raise ImportError(f"xpnn.plot draws with matplotlib, which is not installed: {INSTALL}") from error
 
@@ -49,6 +50,11 @@ def finish(figure: Figure, path) -> Figure:
     if path is not None:
         write_atomically(path, lambda stream: figure.savefig(stream, format="png", dpi=DPI))
     return figure
+
+
+def whole_epochs(axes) -> None:
+    """Ticks at whole epochs only: a 3-epoch run is not labelled 1.5, 2.5."""
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
 def grid(count: int, columns: int) -> tuple[int, int]:

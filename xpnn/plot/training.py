@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import numbers
 
-from ._figure import check_path, finish, grid, new_figure
+from ._figure import check_path, finish, grid, new_figure, whole_epochs
 
 _VALIDATION = "val_"
 _NO_MONITOR = "pass callbacks=[xpnn.TrainingMonitor()] to fit to record them"
@@ -40,6 +40,7 @@ def history(history, *, path=None):
         if _VALIDATION + name in logs:
             axes.plot(epochs, logs[_VALIDATION + name], "--", marker=".", label="validation")
         axes.set(title=name, xlabel="epoch", ylabel=name)
+        whole_epochs(axes)
         axes.grid(True, alpha=0.3)
         axes.legend(fontsize="small")
     for index in range(len(quantities), rows * columns):  # the grid's empty cells
@@ -103,6 +104,7 @@ def gradient_flow(history, *, path=None):
     for index in drawn:
         over_epochs.plot(epochs, [_positive(row[index]) for row in norms], marker=".", label=f"{index}: {layers[index]}")
     over_epochs.set(title="gradient norm per layer", xlabel="epoch", ylabel="gradient norm (L2)", yscale="log")
+    whole_epochs(over_epochs)
     positions = list(range(len(layers)))
     for row, epoch, style in ((norms[0], epochs[0], "--"), (norms[-1], epochs[-1], "-")):
         across_layers.plot(positions, [_positive(value) for value in row], style, marker="o", label=f"epoch {epoch}")
