@@ -34,7 +34,7 @@ def history(history, *, path=None):
     axes_grid = figure.subplots(rows, columns, squeeze=False)
     for index, key in enumerate(quantities):
         axes = axes_grid[index // columns][index % columns]
-        name = key[len(_VALIDATION):] if key.startswith(_VALIDATION) and key not in logs else key
+        name = key[len(_VALIDATION):] if key.startswith(_VALIDATION) else key  # a validation-only value
         if name in logs:
             axes.plot(epochs, logs[name], "-", marker=".", label="training")
         if _VALIDATION + name in logs:
@@ -111,7 +111,7 @@ def gradient_flow(history, *, path=None):
     across_layers.set(title="gradient norm across the layers", xlabel="layer (input side first)",
                       ylabel="gradient norm (L2)", yscale="log", xticks=positions)
     for axes in (over_epochs, across_layers):
-        axes.grid(True, which="both", alpha=0.3)
+        axes.grid(True, alpha=0.3)
         axes.legend(fontsize="small")
     return finish(figure, path)
 
