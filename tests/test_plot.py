@@ -3,6 +3,8 @@ it saves, the errors it raises before drawing, and matplotlib staying an optiona
 
 import math
 import os
+import pathlib
+import re
 import subprocess
 import sys
 
@@ -46,6 +48,14 @@ def run_python(code):
 def test_importing_xpnn_never_imports_matplotlib():
     done = run_python("import xpnn, sys; assert 'matplotlib' not in sys.modules, 'matplotlib imported'")
     assert done.returncode == 0, done.stderr
+
+
+@once
+def test_only_xpnn_plot_imports_matplotlib():
+    package = pathlib.Path(xpnn.__file__).parent
+    pattern = re.compile(r"^\s*(import|from)\s+(matplotlib|pylab)\b", re.MULTILINE)
+    importers = {str(path.relative_to(package)) for path in package.rglob("*.py") if pattern.search(path.read_text())}
+    assert importers and all(path.startswith("plot/") for path in importers), importers
 
 
 @once
@@ -403,3 +413,15 @@ def test_other_bad_paths_are_named(tmp_path):
     with pytest.raises(PermissionError, match="read-only"):
         plot.activations("relu", path=locked)
     assert locked.read_bytes() == b"keep me"
+
+
+@once
+def test_the_readme_example_runs(tmp_path, monkeypatch):
+    readme = (pathlib.Path(__file__).parent.parent / "README.md").read_text()
+    example = re.search(r"## Plots.*?```python\n(.*?)```", readme, re.S).group(1)
+    monkeypatch.chdir(tmp_path)
+    namespace = {}
+    exec(compile(example, "README.md, Plots", "exec"), namespace)
+    assert [len(labelled_lines(axes)) for axes in plot.history(namespace["history"]).axes] == [2, 2]
+    for name in ("history.png", "moons.png"):
+        assert (tmp_path / name).read_bytes()[:8] == PNG_MAGIC
