@@ -5,13 +5,22 @@ backend, so they run once."""
 
 import sys
 
+import numpy as np
 import pytest
 
 import xpnn
 
-from .test_cli import run, small_csv  # noqa: F401 (a fixture)
+from .test_cli import run, write_csv
 
 pytestmark = pytest.mark.once
+
+
+@pytest.fixture
+def small_csv(tmp_path):
+    """60 samples, 2 features, the class the sign of the first."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 2)).round(4)
+    return write_csv(tmp_path / "small.csv", ["a", "b", "label"], [[*row, int(row[0] > 0)] for row in X.tolist()])
 
 
 def refused(capsys, *argv):
@@ -21,7 +30,7 @@ def refused(capsys, *argv):
     return err.strip()
 
 
-def test_train_saves_the_history_figure(tmp_path, capsys, small_csv):  # noqa: F811
+def test_train_saves_the_history_figure(tmp_path, capsys, small_csv):
     pytest.importorskip("matplotlib")
     target = tmp_path / "history.png"
     code, out, err = run(capsys, "train", "--data", small_csv, "--target", "label", "--epochs", "2", "--quiet",
@@ -31,7 +40,7 @@ def test_train_saves_the_history_figure(tmp_path, capsys, small_csv):  # noqa: F
     assert f"saved the training history plot to {target}" in out
 
 
-def test_a_plot_in_a_missing_folder_is_refused_before_training(tmp_path, capsys, small_csv):  # noqa: F811
+def test_a_plot_in_a_missing_folder_is_refused_before_training(tmp_path, capsys, small_csv):
     pytest.importorskip("matplotlib")
     target = tmp_path / "nodir" / "h.png"
     err = refused(capsys, "train", "--data", small_csv, "--target", "label", "--plot", str(target),
@@ -40,7 +49,7 @@ def test_a_plot_in_a_missing_folder_is_refused_before_training(tmp_path, capsys,
     assert not (tmp_path / "m.xpnn").exists()
 
 
-def test_a_plot_over_the_data_or_onto_a_folder_is_refused(tmp_path, capsys, small_csv):  # noqa: F811
+def test_a_plot_over_the_data_or_onto_a_folder_is_refused(tmp_path, capsys, small_csv):
     pytest.importorskip("matplotlib")
     err = refused(capsys, "train", "--data", small_csv, "--target", "label", "--plot", small_csv)
     assert f"--plot {small_csv} is the --data file" in err
@@ -48,7 +57,7 @@ def test_a_plot_over_the_data_or_onto_a_folder_is_refused(tmp_path, capsys, smal
     assert f"--plot: path '{tmp_path}' is a folder" in err
 
 
-def test_without_matplotlib_plot_gives_the_install_line_before_training(capsys, monkeypatch, small_csv):  # noqa: F811
+def test_without_matplotlib_plot_gives_the_install_line_before_training(capsys, monkeypatch, small_csv):
     # as if never installed: an earlier test's submodules (matplotlib.figure) would import still
     for name in [name for name in sys.modules if name.startswith(("matplotlib.", "xpnn.plot"))]:
         monkeypatch.delitem(sys.modules, name)

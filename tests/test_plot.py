@@ -17,7 +17,7 @@ from matplotlib.text import Text  # noqa: E402
 
 import xpnn  # noqa: E402
 from xpnn import plot  # noqa: E402
-from xpnn.plot.model import _predicted_class  # noqa: E402
+from xpnn.plot.model import predicted_class  # noqa: E402
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 once = pytest.mark.once
@@ -237,6 +237,8 @@ def test_gradient_flow_refuses_other_things():
         plot.gradient_flow([1.0])
     with pytest.raises(ValueError, match="has no 'layers' entry"):
         plot.gradient_flow({"grad_norm": [[1.0]]})
+    with pytest.raises(ValueError, match="has no 'grad_norm' entry"):
+        plot.gradient_flow({"layers": ["Dense 2->1"]})
 
 
 # ---------------------------------------------------------------- activation histograms
@@ -263,6 +265,8 @@ def test_activation_histograms_checks_its_arguments():
         plot.activation_histograms("model", np.zeros((4, 3), "float32"))
     with pytest.raises(ValueError, match="X"):
         plot.activation_histograms(model, np.zeros((4, 5), "float32"))
+    with pytest.raises(ValueError, match="the model has no layers"):
+        plot.activation_histograms(xpnn.Model(), np.zeros((4, 3), "float32"))
 
 
 # ---------------------------------------------------------------- decision boundary
@@ -281,7 +285,7 @@ def test_the_predicted_class_uses_the_right_threshold(activation, outputs):
     """A logit splits at 0, a sigmoid's probability at 0.5 (at 0 every point would be class 1),
     several outputs by argmax."""
     plane = np.asarray([[-2.0, 5.0], [-0.1, 0.0], [0.1, 0.0], [3.0, -1.0]])
-    assert _predicted_class(line_model(activation, outputs), plane, "test").tolist() == [0, 0, 1, 1]
+    assert predicted_class(line_model(activation, outputs), plane).tolist() == [0, 0, 1, 1]
 
 
 def test_decision_boundary_draws_regions_and_points_by_class(xp):
@@ -321,6 +325,10 @@ def test_decision_boundary_refuses_other_arguments():
         plot.decision_boundary(line_model(), np.zeros((2, 2)), np.zeros(2), resolution=1)
     with pytest.raises(ValueError, match="margin"):
         plot.decision_boundary(line_model(), np.zeros((2, 2)), np.zeros(2), margin=-0.1)
+    with pytest.raises(TypeError, match="X must be numeric"):
+        plot.decision_boundary(line_model(), [["a", "b"]], [0])
+    with pytest.raises(TypeError, match="y must be numeric"):
+        plot.decision_boundary(line_model(), np.zeros((2, 2)), ["yes", "no"])
 
 
 # ---------------------------------------------------------------- network
@@ -356,6 +364,8 @@ def test_network_checks_its_arguments():
         plot.network(model, input_shape=4)
     with pytest.raises(ValueError, match=r"layer 0 \(Dense 4->2\) cannot take input of shape \(None, 5\)"):
         plot.network(model, input_shape=(5,))
+    with pytest.raises(ValueError, match="the model has no layers"):
+        plot.network(xpnn.Model())
 
 
 # ---------------------------------------------------------------- path=

@@ -26,13 +26,15 @@ def activation_histograms(model, X, *, bins: int = 50, path=None):
 
     Returns a matplotlib Figure with one axes per layer; ``path`` saves it as a PNG. Raises what
     ``xpnn.diagnostics.activations`` raises for the model and X (TypeError, ValueError naming
-    them), ValueError for ``bins`` < 1.
+    them), ValueError for ``bins`` < 1 or a model without layers.
     """
     where = "xpnn.plot.activation_histograms"
     path = check_path(path, where)
     bins = check_int(bins, "bins", where, minimum=1)
     outputs = diagnostics.activations(model, X)
     names = diagnostics.layer_descriptions(model)
+    if not outputs:
+        raise ValueError(f"{where}: the model has no layers: nothing to draw")
     rows, columns = grid(len(outputs), 4)
     figure = new_figure(3.4 * columns, 2.8 * rows)
     axes_grid = figure.subplots(rows, columns, squeeze=False)
@@ -67,7 +69,7 @@ def decision_boundary(model, X, y, *, resolution: int = 200, margin: float = 0.1
 
     Returns a matplotlib Figure of 1 axes; ``path`` saves it as a PNG. Raises ValueError for X
     that is not 2-D data (its shape named), y of another length, labels that are not whole
-    numbers 0..classes-1; TypeError for a model that is not an xpnn Layer.
+    numbers 0..classes-1; TypeError for a model that is not an xpnn Layer, X or y not numeric.
     """
     where = "xpnn.plot.decision_boundary"
     path = check_path(path, where)
@@ -79,6 +81,9 @@ def decision_boundary(model, X, y, *, resolution: int = 200, margin: float = 0.1
     xp = host_namespace()
     points = to_numpy(X) if is_array(X) else xp.asarray(X)
     labels = to_numpy(y) if is_array(y) else xp.asarray(y)
+    for arg, array in (("X", points), ("y", labels)):
+        if not xp.isdtype(array.dtype, ("real floating", "integral", "bool")):
+            raise TypeError(f"{where}: {arg} must be numeric, got dtype {array.dtype}")
     if points.ndim != 2 or points.shape[1] != 2:
         raise ValueError(f"{where}: X must be 2-D data of shape (samples, 2): the plane is drawn, "
                          f"got shape {tuple(points.shape)}")
@@ -94,7 +99,7 @@ def decision_boundary(model, X, y, *, resolution: int = 200, margin: float = 0.1
     span = [(low - margin * ((high - low) or 1.0), high + margin * ((high - low) or 1.0)) for low, high in span]
     grid_x, grid_y = xp.meshgrid(xp.linspace(*span[0], resolution), xp.linspace(*span[1], resolution))
     plane = xp.stack([xp.reshape(grid_x, (-1,)), xp.reshape(grid_y, (-1,))], axis=1)
-    predicted = _predicted_class(model, plane, where)
+    predicted = predicted_class(model, plane, where)
     classes = max(int(predicted.max()) + 1, 2)
     label_values = labels.astype("float64")
     whole = (label_values == label_values.round()) & (label_values >= 0)
@@ -117,8 +122,11 @@ def decision_boundary(model, X, y, *, resolution: int = 200, margin: float = 0.1
     return finish(figure, path)
 
 
-def _predicted_class(model, plane, where):
-    """The class ``model`` gives each row of the host array ``plane`` (host ints)."""
+def predicted_class(model, plane, where: str = "predicted_class"):
+    """The class ``model`` predicts for each row of the host array ``plane`` (samples,
+    features), as host ints, by ``decision_boundary``'s rule: the argmax of several outputs; for
+    one output, above 0.5 when the model ends in a sigmoid, above 0 otherwise (a logit).
+    ValueError, prefixed with ``where``, when the model cannot take the rows."""
     parameters = model.parameters()
     dtype = data.model_dtype(model)
     like = parameters[0].value if parameters else None
@@ -162,14 +170,16 @@ def network(model, *, input_shape=None, path=None):
     given, else of the first layer's ``in_features``; "?" where neither is known.
 
     Returns a matplotlib Figure of 1 axes (its frame off); ``path`` saves it as a PNG. Raises
-    TypeError for a model that is not an xpnn Layer, ValueError for an ``input_shape`` the
-    layers cannot take.
+    TypeError for a model that is not an xpnn Layer, ValueError for a model without layers or an
+    ``input_shape`` the layers cannot take.
     """
     where = "xpnn.plot.network"
     path = check_path(path, where)
     if not isinstance(model, Layer):
         raise TypeError(f"{where}: model must be an xpnn Layer or Model, got {type(model).__name__}")
     layers = diagnostics.top_level_layers(model)
+    if not layers:
+        raise ValueError(f"{where}: the model has no layers: nothing to draw")
     shapes = _output_shapes(model, layers, input_shape, where)
     boxes = [("input", shapes[0], None)]
     boxes += [(diagnostics.describe(layer), shape, layer.count_params()) for layer, shape in zip(layers, shapes[1:])]

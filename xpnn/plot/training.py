@@ -123,7 +123,7 @@ def _positive(value: float) -> float:
 
 def _gradient_norms(history, where):
     """(layer descriptions, epochs from 1, [[norm per layer] per epoch]) from the diagnostics."""
-    if isinstance(history, dict) and ("grad_norm" in history or not history):
+    if isinstance(history, dict) and ("grad_norm" in history or "layers" in history or not history):
         diagnostics = history
     elif isinstance(getattr(history, "history", None), dict):  # a History
         diagnostics = getattr(history, "diagnostics", None) or {}
