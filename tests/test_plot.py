@@ -310,6 +310,7 @@ def test_decision_boundary_draws_regions_and_points_by_class(xp):
     (np.zeros((5, 2)), np.zeros(4), r"y must hold one class label per sample of X, shape \(5,\)"),
     (np.zeros((2, 2)), np.asarray([0.0, 0.5]), "whole-number class labels"),
     (np.zeros((2, 2)), np.asarray([0, -1]), "whole-number class labels"),
+    (np.zeros((2, 2)), np.asarray([0, 10**9]), r"fewer than 1000\), got 1000000000"),
     (np.asarray([[0.0, math.nan]]), np.zeros(1), "all finite"),
 ])
 def test_decision_boundary_refuses_what_is_not_2d_classification(X, y, message):

@@ -11,6 +11,8 @@ from ..training import data, diagnostics
 from ..utils.validation import check_int
 from ._figure import check_path, finish, grid, new_figure
 
+_MAX_CLASSES = 1000  # a label of 10**9 would ask for as many contour levels
+
 
 def activation_histograms(model, X, *, bins: int = 50, path=None):
     """The distribution of each top-level layer's outputs for the batch ``X``: one histogram
@@ -95,17 +97,18 @@ def decision_boundary(model, X, y, *, resolution: int = 200, margin: float = 0.1
     if points.shape[0] == 0 or not bool(xp.all(xp.isfinite(xp.asarray(points, dtype=xp.float64)))):
         raise ValueError(f"{where}: X must hold at least one sample, all finite")
 
+    label_values = labels.astype("float64")
+    whole = (label_values == label_values.round()) & (label_values >= 0) & (label_values < _MAX_CLASSES)
+    if not bool(whole.all()):
+        raise ValueError(f"{where}: y must hold whole-number class labels 0, 1, ... (fewer than {_MAX_CLASSES}), "
+                         f"got {labels[~whole][0].item()!r}")
+
     span = [(float(points[:, axis].min()), float(points[:, axis].max())) for axis in (0, 1)]
     span = [(low - margin * ((high - low) or 1.0), high + margin * ((high - low) or 1.0)) for low, high in span]
     grid_x, grid_y = xp.meshgrid(xp.linspace(*span[0], resolution), xp.linspace(*span[1], resolution))
     plane = xp.stack([xp.reshape(grid_x, (-1,)), xp.reshape(grid_y, (-1,))], axis=1)
     predicted = predicted_class(model, plane, where)
-    classes = max(int(predicted.max()) + 1, 2)
-    label_values = labels.astype("float64")
-    whole = (label_values == label_values.round()) & (label_values >= 0)
-    if not bool(whole.all()):
-        raise ValueError(f"{where}: y must hold whole-number class labels 0, 1, ..., got {labels[~whole][0]!r}")
-    classes = max(classes, int(label_values.max()) + 1)
+    classes = max(int(predicted.max()) + 1, int(label_values.max()) + 1, 2)
     colours = [f"C{k % 10}" for k in range(classes)]
 
     figure = new_figure(5.6, 4.8)
