@@ -208,6 +208,22 @@ def test_gradient_flow_draws_each_layer_on_a_log_scale():
 
 
 @once
+def test_gradient_flow_of_a_training_monitor():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(32, 3)).astype("float32")
+    model = xpnn.Model(xpnn.Dense(3, 4, activation="sigmoid", rng=0), xpnn.Dense(4, 4, activation="relu", rng=1),
+                       xpnn.Dense(4, 1, rng=2))
+    fitted = model.fit(X, X[:, :1], loss="mse", optimizer="sgd", epochs=2, verbose=0,
+                       callbacks=[xpnn.TrainingMonitor(verbose=0)])
+    figure = plot.gradient_flow(fitted)
+    lines = labelled_lines(figure.axes[0])
+    assert [line.get_label() for line in lines] == ["0: Dense 3->4, sigmoid", "1: Dense 4->4, relu", "2: Dense 4->1"]
+    assert [text.get_text() for text in figure.legends[0].get_texts()] == [line.get_label() for line in lines]
+    for index, line in enumerate(lines):
+        assert list(line.get_ydata()) == [row[index] for row in fitted.diagnostics["grad_norm"]]
+
+
+@once
 def test_gradient_flow_takes_the_diagnostics_dict():
     assert len(labelled_lines(plot.gradient_flow(diagnostics()).axes[0])) == 2
 

@@ -112,7 +112,9 @@ def gradient_flow(history, *, path=None):
                       ylabel="gradient norm (L2)", yscale="log", xticks=positions)
     for axes in (over_epochs, across_layers):
         axes.grid(True, alpha=0.3)
-        axes.legend(fontsize="small")
+    # the layers' legend beside the figure: with many layers it would hide the lines
+    figure.legend(handles=over_epochs.lines, loc="outside right upper", fontsize="small", title="layer")
+    across_layers.legend(fontsize="small")
     return finish(figure, path)
 
 
