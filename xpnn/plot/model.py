@@ -164,7 +164,7 @@ def _ends_in_sigmoid(model) -> bool:
 
 def network(model, *, input_shape=None, path=None):
     """A diagram of the architecture: the input and each top-level layer as a box from left to
-    right, its height growing with the layer's output width (log scale), labelled with the
+    right, its height growing with the square root of the layer's output size, labelled with the
     layer's class and sizes, its activation, its output shape and its parameter count; the
     model's total in the title.
 
@@ -193,8 +193,9 @@ def network(model, *, input_shape=None, path=None):
     largest = max((math.prod(shape) for shape in shapes if shape), default=1)
     for position, (label, shape, count) in enumerate(boxes):
         width = math.prod(shape) if shape else None
-        # log height: a 784-wide input and a 10-wide output both stay visible
-        height = 0.25 + 0.75 * (math.log1p(width) / math.log1p(largest) if width else 0.5)
+        # square-root height: a 64-wide layer looks twice as tall as a 16-wide one, and a floor
+        # keeps a 10-wide output visible beside a 784-wide input
+        height = 0.15 + 0.85 * (math.sqrt(width / largest) if width else 0.5)
         axes.add_patch(_box(position, height, position))
         shape_text = "?" if shape is None else "(None, " + ", ".join(map(str, shape)) + ")"
         lines = [label.replace(", ", "\n"), shape_text]
