@@ -88,6 +88,12 @@ def test_activations_draws_each_function_and_its_derivative():
 
 
 @once
+def test_activations_takes_a_function_or_a_layer_class_alone():
+    assert [line.get_label() for line in labelled_lines(plot.activations(xpnn.activations.gelu).axes[0])] == ["GELU()"]
+    assert [line.get_label() for line in labelled_lines(plot.activations(xpnn.Tanh).axes[1])] == ["Tanh()"]
+
+
+@once
 def test_activations_shades_only_where_the_derivative_is_below_the_threshold():
     figure = plot.activations(["sigmoid", "identity"], saturation=0.01)
     shaded = figure.axes[1].collections
