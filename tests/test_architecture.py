@@ -12,7 +12,7 @@ PACKAGE = pathlib.Path(xpnn.__file__).parent
 # package's public API (xpnn/__init__.py)
 FLOORS = {
     "backend": 0, "utils": 1, "nn": 2, "optim": 3, "training": 4,
-    "sklearn": 5, "datasets": 5, "cli": 5, "testing": 5, "__init__": 5, "__main__": 6,
+    "sklearn": 5, "datasets": 5, "plot": 5, "cli": 5, "testing": 5, "__init__": 5, "__main__": 6,
 }
 
 

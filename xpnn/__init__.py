@@ -28,7 +28,7 @@ from .testing import check_backends, gradcheck
 from .training.perceptron import Perceptron
 from .training import (
     Callback, CSVLogger, EarlyStopping, History, LearningRateScheduler, Model, ModelCheckpoint, ProgressBar,
-    TerminateOnNaN, callbacks, checkpoint, load, metrics, train_step,
+    TerminateOnNaN, callbacks, checkpoint, diagnostics, load, metrics, train_step,
 )
 
 __version__ = "0.1.0"
@@ -38,14 +38,15 @@ globals().update(LAYER_CLASSES)
 
 # the public modules keep their import names: ``from xpnn.losses import MSE`` still works
 for _name, _module in {
-    "activations": activations, "callbacks": callbacks, "checkpoint": checkpoint, "init": init,
+    "activations": activations, "callbacks": callbacks, "checkpoint": checkpoint,
+    "diagnostics": diagnostics, "init": init,
     "lbfgs": lbfgs, "losses": losses, "metrics": metrics, "optimizers": optim, "schedules": schedules,
 }.items():
     sys.modules[f"{__name__}.{_name}"] = _module
 del _name, _module
 
 __all__ = [
-    "activations", "backend", "callbacks", "checkpoint", "datasets", "init", "lbfgs", "losses",
+    "activations", "backend", "callbacks", "checkpoint", "datasets", "diagnostics", "init", "lbfgs", "losses",
     "metrics", "nn", "optim", "optimizers", "schedules", "testing", "training",
     "BackendError", "asarray", "set_seed", "to_numpy", "use_backend",
     "Parameter", "Buffer", "Layer", "Dense", "Sequential", "Model", "load", "train_step",

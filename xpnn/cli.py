@@ -53,12 +53,14 @@ BUNDLED = {"iris": load_iris, "digits": load_digits}  # --data NAME when no file
 TASKS = ("auto", "classification", "regression")
 AUTO_MAX_CLASSES = 20  # task auto: whole numbers with more distinct values are a quantity...
 AUTO_SAMPLES_PER_CLASS = 5  # ...and so are those with fewer samples per distinct value than this
+PLOT_INSTALL = 'pip install "xpnn[plot]"'  # xpnn.plot.INSTALL, which cannot be imported without matplotlib
 DELIMITERS = {",": ",", ";": ";", "tab": "\t", "\\t": "\t", "\t": "\t", "|": "|", " ": " ", "space": " "}
 
 TRAIN_EPILOG = f"""\
 examples:
   xpnn train                                         the bundled digits, default MLP
   xpnn train --data iris --save iris.xpnn            the bundled Iris
+  xpnn train --data iris --plot history.png          and a figure of its loss and accuracy per epoch
   xpnn train --data my.csv --target label --hidden 128,64 --epochs 50 --save m.xpnn
   xpnn train --data my.csv --target price --task regression --missing drop
   xpnn train --data my.csv --resume m.xpnn.ckpt      continue; writes m.xpnn again
@@ -176,6 +178,8 @@ def build_parser() -> Parser:
                        help="continue from a checkpoint (and keep updating it); the model is then written "
                             "to --save, else to the model path of the run that wrote the checkpoint, "
                             "else to the checkpoint's name without .ckpt (run.ckpt -> run.xpnn)")
+    train.add_argument("--plot", metavar="PATH", help="save the loss and metrics per epoch, training vs "
+                                                      f"validation, as a PNG figure at PATH (needs matplotlib: {PLOT_INSTALL})")
     train.add_argument("--quiet", action="store_true", help="print only the final result")
 
     predict = commands.add_parser(
@@ -385,10 +389,12 @@ def train(args) -> int:
     source = args.data or "digits"
     checkpoint = args.checkpoint or args.resume or (save + ".ckpt" if save else None)
     outputs = {"--save": save, "the model's sidecar": save and save + ".json",
-               "--checkpoint": checkpoint, "the checkpoint's sidecar": checkpoint and checkpoint + ".json"}
+               "--checkpoint": checkpoint, "the checkpoint's sidecar": checkpoint and checkpoint + ".json",
+               "--plot": args.plot}
     refuse_output_over_input(outputs, {"--data": None if is_bundled(args.data) else args.data,
                                        "--resume": args.resume},
                              allowed=[("--checkpoint", "--resume"), ("the checkpoint's sidecar", "--resume")])
+    plot = plotting(args.plot)  # no matplotlib, or a folder that is not there, stops the run before it trains
     xp = backend.host_namespace()
     X, y, feature_names, target_name, target_names, target_how = load_training_data(args)
     X = check_features(xp, X, source, feature_names)
@@ -442,7 +448,7 @@ def train(args) -> int:
         if save:
             meta["model_from_checkpoint"] = os.path.relpath(os.path.abspath(save), os.path.dirname(os.path.abspath(checkpoint)))
         write_json_atomically(checkpoint + ".json", meta)  # predict and --resume read it
-    model.fit(X_train, y_train, loss=loss, optimizer=optimizer, epochs=args.epochs,
+    history = model.fit(X_train, y_train, loss=loss, optimizer=optimizer, epochs=args.epochs,
               batch_size=args.batch_size, validation_split=args.validation_split, seed=args.seed,
               callbacks=callbacks, verbose=0 if args.quiet else 1, resume_from=args.resume)
 
@@ -464,7 +470,24 @@ def train(args) -> int:
             print(f"saved the resumed model to {save} (+ {save}.json; {save_how}; --save PATH to choose another)")
         else:
             print(f"saved {save} (+ {save}.json, {checkpoint})")
+    if plot is not None:
+        plot.history(history, path=args.plot)
+        print(f"saved the training history plot to {args.plot}")
     return 0
+
+
+def plotting(path):
+    """xpnn.plot when ``--plot PATH`` is given (None otherwise), with PATH checked as its
+    functions check it. A missing matplotlib is a ValueError: the command reports bad input,
+    including a missing optional extra, as one line with exit status 2."""
+    if path is None:
+        return None
+    try:
+        from xpnn import plot
+    except ImportError:
+        raise ValueError(f"--plot needs matplotlib, which is not installed: {PLOT_INSTALL}") from None
+    plot.check_path(path, "--plot")
+    return plot
 
 
 def write_json_atomically(path, content) -> None:
