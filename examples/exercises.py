@@ -6,7 +6,7 @@
 
 1. Manual forward propagation: a 2-3-1 ReLU network on x = [1, 2], by hand and by xpnn.
 2. Activation functions: sigmoid, tanh, ReLU, Leaky ReLU (0.01) and their derivatives, plotted,
-   with where each saturates (its derivative below 1% of its largest value).
+   with where each saturates (|da/dz| < 0.01).
 3. Backpropagation by hand: every gradient of a 2-2-1 network under MSE, written out, against
    xpnn's backward pass.
 4. Learning rates 1e-4 ... 1.0 with plain SGD on a small regression (sin x, 200 points): which
@@ -76,46 +76,33 @@ def exercise_1(args):
 # ---------------------------------------------------------------- 2. activation functions
 
 ACTIVATIONS = {"sigmoid": {}, "tanh": {}, "relu": {}, "leaky_relu": {"alpha": 0.01}}
+SATURATION = 0.01  # |da/dz| below this passes (almost) nothing back
 
 
 def exercise_2(args):
-    heading(2, "activation functions, their derivatives, and where they saturate")
+    heading(2, "activation functions, their derivatives, and where they saturate (|da/dz| < 0.01)")
     z = np.round(np.arange(-10.0, 10.0 + 1e-9, 0.01), 2)
     zz = xpnn.asarray(z, dtype="float64")
-    curves, derivatives = {}, {}
+    saturation = {}
     for name, hyper in ACTIVATIONS.items():
         function = getattr(xpnn.activations, name)  # the pure function, with .derivative
-        curves[name], derivatives[name] = host(function(zz, **hyper)), host(function.derivative(zz, **hyper))
-    saturation = {}
-    for name, d in derivatives.items():
-        alive = np.flatnonzero(d >= 0.01 * d.max())  # the derivative at least 1% of its peak
+        d = host(function.derivative(zz, **hyper))
+        alive = np.flatnonzero(np.abs(d) >= SATURATION)
         first, last = alive[0], alive[-1]
-        saturation[name] = (float(z[first]), float(z[last]))  # the range where it still learns
+        saturation[name] = (float(z[first]), float(z[last]))  # the range where it still passes gradient
         where = []
         if first > 0:
             where.append(f"z <= {z[first - 1] + 0.0:g}" + (" (derivative exactly 0: a dead unit)" if d[0] == 0 else ""))
         if last < len(z) - 1:
             where.append(f"z >= {z[last + 1]:g}")
         said = " and ".join(where) if where else f"nowhere in [-10, 10] (smallest derivative {d.min():g})"
-        print(f"  {name:<11} derivative peak {d.max():g}; below 1% of it for {said}")
+        print(f"  {name:<11} largest derivative {d.max():g}; saturated for {said}")
     if not args.no_plot:
-        _figure_2(z, curves, derivatives, args.out / "activations.png")
+        path = args.out / "activations.png"
+        xpnn.plot.activations(["sigmoid", "tanh", "relu", xpnn.LeakyReLU(alpha=0.01)], saturation=SATURATION,
+                              path=path)
+        print(f"  figure: {path}")
     return saturation
-
-
-def _figure_2(z, curves, derivatives, path):
-    from matplotlib.figure import Figure  # the object API: no pyplot, no global state
-
-    fig = Figure(figsize=(9, 3.2), layout="constrained")
-    left, right = fig.subplots(1, 2)
-    for name in curves:
-        left.plot(z, curves[name], label=name)
-        right.plot(z, derivatives[name], label=name)
-    left.set(title="f(z)", xlabel="z", xlim=(-6, 6), ylim=(-1.5, 3))
-    right.set(title="f'(z)", xlabel="z", xlim=(-6, 6))
-    left.legend()
-    fig.savefig(path, dpi=72)
-    print(f"  figure: {path}")
 
 
 # ---------------------------------------------------------------- 3. backpropagation by hand
@@ -320,15 +307,6 @@ INITIALISATIONS = {
 }
 
 
-def activations_of(model, X):
-    """Every layer's output for X, one forward pass (dropout off)."""
-    outputs = []
-    for layer in model.layers:
-        X = layer(X)
-        outputs.append(host(X))
-    return outputs
-
-
 def exercise_7(args):
     width, depth = 100, 10
     heading(7, f"initialising a {depth}-layer network of width {width}: activations after one forward pass "
@@ -339,18 +317,21 @@ def exercise_7(args):
         for name, init in INITIALISATIONS.items():
             xpnn.set_seed(0)
             model = xpnn.Model(*[xpnn.Dense(width, width, activation=activation, init=init) for _ in range(depth)])
-            outputs = activations_of(model, X)
+            outputs = [host(a) for a in xpnn.diagnostics.activations(model, X)]
             stds = [float(a.std()) for a in outputs]
             saturated = float(np.mean(np.abs(outputs[-1]) > 0.99)) if activation == "tanh" else None
             results[(activation, name)] = {"std": stds, "saturated_last": saturated}
             if activation == "tanh":
-                kept[name] = outputs
+                kept[name] = model
             verdict = _verdict(stds, saturated)
             extra = f", {saturated:.0%} of last-layer units saturated (|a| > 0.99)" if saturated is not None else ""
             print(f"  {activation:<4} {name:<15} std of layers 1, 5, 10: {stds[0]:.3g}, {stds[4]:.3g}, "
                   f"{stds[9]:.3g}{extra}: {verdict}")
     if not args.no_plot:
-        _figure_7(kept, args.out / "initialisation.png")
+        for name, model in kept.items():
+            path = args.out / f"initialisation_{name.split('[')[0].lower()}.png"
+            xpnn.plot.activation_histograms(model, X, path=path)
+            print(f"  figure: {path}")
     return results
 
 
@@ -366,26 +347,6 @@ def _verdict(stds, saturated):
     return "healthy"
 
 
-def _figure_7(kept, path):
-    from matplotlib.figure import Figure
-
-    layers = (0, 2, 4, 6, 9)
-    fig = Figure(figsize=(10, 6.5), layout="constrained")
-    axes = fig.subplots(len(kept), len(layers), sharex=True)
-    for row, (name, outputs) in enumerate(kept.items()):
-        for col, index in enumerate(layers):
-            ax = axes[row, col]
-            ax.hist(outputs[index].ravel(), bins=40, range=(-1, 1), color="#3182bd")
-            ax.set_yticks([])
-            if row == 0:
-                ax.set_title(f"layer {index + 1}")
-            if col == 0:
-                ax.set_ylabel(name)
-    fig.suptitle("tanh activations after one forward pass, by initialisation")
-    fig.savefig(path, dpi=60)
-    print(f"  figure: {path}")
-
-
 EXERCISES = {1: exercise_1, 2: exercise_2, 3: exercise_3, 4: exercise_4, 5: exercise_5, 6: exercise_6,
              7: exercise_7}
 
@@ -398,6 +359,7 @@ def main(argv=None):
     parser.add_argument("--no-plot", action="store_true", help="skip the figures")
     args = parser.parse_args(argv)
     if not args.no_plot:
+        import xpnn.plot  # noqa: F401 - matplotlib, only when drawing (importing xpnn never needs it)
         args.out.mkdir(parents=True, exist_ok=True)
     return {number: EXERCISES[number](args) for number in (args.only or sorted(EXERCISES))}
 
