@@ -359,7 +359,7 @@ def main(argv=None):
     parser.add_argument("--no-plot", action="store_true", help="skip the figures")
     args = parser.parse_args(argv)
     if not args.no_plot:
-        import xpnn.plot  # noqa: F401 - matplotlib, only when drawing (importing xpnn never needs it)
+        from xpnn import plot  # noqa: F401 - makes xpnn.plot: matplotlib only when drawing
         args.out.mkdir(parents=True, exist_ok=True)
     return {number: EXERCISES[number](args) for number in (args.only or sorted(EXERCISES))}
 
