@@ -98,8 +98,10 @@ def exercise_2(args):
         said = " and ".join(where) if where else f"nowhere in [-10, 10] (smallest derivative {d.min():g})"
         print(f"  {name:<11} largest derivative {d.max():g}; saturated for {said}")
     if not args.no_plot:
+        from xpnn import plot  # matplotlib, only when drawing
+
         path = args.out / "activations.png"
-        xpnn.plot.activations(["sigmoid", "tanh", "relu", xpnn.LeakyReLU(alpha=0.01)], saturation=SATURATION,
+        plot.activations(["sigmoid", "tanh", "relu", xpnn.LeakyReLU(alpha=0.01)], saturation=SATURATION,
                               path=path)
         print(f"  figure: {path}")
     return saturation
@@ -328,9 +330,11 @@ def exercise_7(args):
             print(f"  {activation:<4} {name:<15} std of layers 1, 5, 10: {stds[0]:.3g}, {stds[4]:.3g}, "
                   f"{stds[9]:.3g}{extra}: {verdict}")
     if not args.no_plot:
+        from xpnn import plot
+
         for name, model in kept.items():
             path = args.out / f"initialisation_{name.split('[')[0].lower()}.png"
-            xpnn.plot.activation_histograms(model, X, path=path)
+            plot.activation_histograms(model, X, path=path)
             print(f"  figure: {path}")
     return results
 
@@ -359,7 +363,6 @@ def main(argv=None):
     parser.add_argument("--no-plot", action="store_true", help="skip the figures")
     args = parser.parse_args(argv)
     if not args.no_plot:
-        from xpnn import plot  # noqa: F401 - makes xpnn.plot: matplotlib only when drawing
         args.out.mkdir(parents=True, exist_ok=True)
     return {number: EXERCISES[number](args) for number in (args.only or sorted(EXERCISES))}
 
