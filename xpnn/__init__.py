@@ -28,7 +28,8 @@ from .testing import check_backends, gradcheck
 from .training.perceptron import Perceptron
 from .training import (
     Callback, CSVLogger, EarlyStopping, History, LearningRateScheduler, Model, ModelCheckpoint, ProgressBar,
-    TerminateOnNaN, callbacks, checkpoint, diagnostics, load, metrics, train_step,
+    TerminateOnNaN, TrainingHealthWarning, TrainingMonitor, callbacks, checkpoint, diagnostics, load, metrics,
+    train_step,
 )
 
 __version__ = "0.1.0"
@@ -54,7 +55,7 @@ __all__ = [
     "Conv2D", "MaxPool2D", "AvgPool2D", "GlobalAvgPool2D", "Flatten", "Reshape", "BatchNorm2D",
     "Optimizer", "SGD", "RMSprop", "Adam", "AdamW", "LBFGS",
     "Callback", "History", "EarlyStopping", "ModelCheckpoint", "LearningRateScheduler",
-    "TerminateOnNaN", "ProgressBar", "CSVLogger",
+    "TerminateOnNaN", "ProgressBar", "CSVLogger", "TrainingMonitor", "TrainingHealthWarning",
     *LAYER_CLASSES, "PReLU",
     "Loss", "MSE", "MAE", "Huber", "BinaryCrossEntropy", "CrossEntropy",
     "gradcheck", "check_backends", "Perceptron",

@@ -43,7 +43,34 @@ class Layer:
 
     def __call__(self, x):
         """Inference: the output alone, nothing kept for a backward pass."""
-        return self.forward(x, training=False)[0]
+        out = self.forward(x, training=False)[0]
+        if self._forward_hooks:
+            self.run_forward_hooks(x, out, False)
+        return out
+
+    # -- forward hooks (PyTorch's register_forward_hook): for observers such as the training
+    # monitor, which must see every layer's output without changing the model
+    _forward_hooks = None  # {key: hook}; an instance gets its own dict only while it has hooks
+
+    def register_forward_hook(self, hook) -> "RemovableHandle":
+        """Call ``hook(layer, x, out, training)`` after each forward of this layer: when it
+        runs as an item of a ``Sequential`` (a Model's layers), in training or inference, and
+        on ``layer(x)``. The hook observes: its return value is ignored. Returns a handle whose
+        ``remove()`` takes the hook off again (the layer is then as before: no attribute is
+        left behind). Raises TypeError when ``hook`` is not callable."""
+        if not callable(hook):
+            raise TypeError(f"{type(self).__name__}.register_forward_hook: hook must be callable, "
+                            f"got {type(hook).__name__}")
+        hooks = self.__dict__.setdefault("_forward_hooks", {})
+        key = object()
+        hooks[key] = hook
+        return RemovableHandle(self, key)
+
+    def run_forward_hooks(self, x, out, training: bool) -> None:
+        """Call this layer's forward hooks on one forward's input and output (what a container
+        does after running the layer; a no-op without hooks)."""
+        for hook in list((self._forward_hooks or {}).values()):
+            hook(self, x, out, training)
 
     # -- what a layer holds
     def _children(self):
@@ -184,6 +211,20 @@ class Layer:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
+
+
+class RemovableHandle:
+    """What ``register_forward_hook`` returns: ``remove()`` takes the hook off (again: no-op)."""
+
+    def __init__(self, layer: Layer, key):
+        self._layer, self._key = layer, key
+
+    def remove(self) -> None:
+        hooks = self._layer.__dict__.get("_forward_hooks")
+        if hooks is not None:
+            hooks.pop(self._key, None)
+            if not hooks:
+                del self._layer.__dict__["_forward_hooks"]
 
 
 def can_skip_input_grad(backward):

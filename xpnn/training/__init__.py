@@ -6,6 +6,7 @@ from .callbacks import (
     Callback, CSVLogger, EarlyStopping, History, LearningRateScheduler, ModelCheckpoint, ProgressBar,
     TerminateOnNaN,
 )
+from .diagnostics import TrainingHealthWarning, TrainingMonitor
 from .loop import Trainer, evaluate, fit, predict
 from .model import Model, load
 from .step import forward_backward, train_step
@@ -13,5 +14,5 @@ from .step import forward_backward, train_step
 __all__ = [
     "callbacks", "checkpoint", "data", "diagnostics", "metrics", "Callback", "CSVLogger", "EarlyStopping", "History",
     "LearningRateScheduler", "ModelCheckpoint", "ProgressBar", "TerminateOnNaN", "Trainer",
-    "evaluate", "fit", "predict", "Model", "load", "forward_backward", "train_step",
+    "TrainingHealthWarning", "TrainingMonitor", "evaluate", "fit", "predict", "Model", "load", "forward_backward", "train_step",
 ]

@@ -66,12 +66,20 @@ class History:
     """Per-epoch logs: ``history.history["loss"]``, ``["val_loss"]``, ``["accuracy"]``...;
     ``epoch`` lists the epoch indices, 0-based as Keras's ``History.epoch`` (the first epoch is
     0, printed as ``Epoch 1/n``); ``stop_reason`` says why training ended early (None when it
-    ran all its epochs), counting epochs from 1 as the printed lines do."""
+    ran all its epochs), counting epochs from 1 as the printed lines do.
 
-    def __init__(self, history=None, epoch=None, stop_reason=None):
+    ``diagnostics`` is what a ``TrainingMonitor`` recorded, ``{}`` when none ran:
+    ``{"layers": [description per top-level layer], "epoch": [0, 1, ...], "grad_norm":
+    [[one float per layer] per epoch], "grad_ratio": ..., "update_ratio": ...,
+    "dead_fraction": ..., "saturated_fraction": ..., "activation_mean": ...,
+    "activation_std": ...}``, NaN where a statistic does not apply to a layer (see
+    ``xpnn.diagnostics.TrainingMonitor``). Checkpoints save it with the logs."""
+
+    def __init__(self, history=None, epoch=None, stop_reason=None, diagnostics=None):
         self.history: dict[str, list[float]] = {k: list(v) for k, v in (history or {}).items()}
         self.epoch: list[int] = list(epoch or [])
         self.stop_reason: str | None = stop_reason
+        self.diagnostics: dict = dict(diagnostics or {})
 
     def append(self, epoch: int, logs: dict) -> None:
         self.epoch.append(epoch)
@@ -82,7 +90,8 @@ class History:
         return self.history[key]
 
     def state_dict(self) -> dict:
-        return {"history": self.history, "epoch": self.epoch, "stop_reason": self.stop_reason}
+        return {"history": self.history, "epoch": self.epoch, "stop_reason": self.stop_reason,
+                "diagnostics": self.diagnostics}
 
     def __repr__(self) -> str:
         return f"History(epochs={len(self.epoch)}, keys={sorted(self.history)})"
@@ -532,21 +541,36 @@ def _row_from_epoch(row: list, first: int) -> bool:
 
 
 class TerminateOnNaN(Callback):
-    """Stop as soon as an epoch's loss is NaN or infinite, and put back the weights the model
-    had when that epoch began (the last finite ones). Checked once per epoch, where the loss
-    is read anyway: a per-batch check would make a GPU wait on every step."""
+    """Stop as soon as an epoch's loss (training or validation) is NaN or infinite, and put
+    back the last finite weights. ``fit`` does this by default for the training loss
+    (``terminate_on_nan=True``, whose guard finds the step where the first NaN appeared and
+    restores the weights from just before it); this callback turns that guard on even with
+    ``terminate_on_nan=False``, also stops on a non-finite validation loss (restoring the
+    weights the epoch began with, the last ones known good), and says so in a RuntimeWarning
+    as Keras's callback of this name does (in place of the guard's TrainingHealthWarning).
+    Checked once per epoch, where the loss is read anyway: a per-batch check would make a GPU
+    wait on every step."""
 
     order = -10
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._snapshot = snapshot_state(self.trainer.model)
+        if getattr(self.trainer, "guard", None) is None:  # fit always gives this callback a guard
+            self._snapshot = snapshot_state(self.trainer.model)
 
     def on_epoch_end(self, epoch, logs=None):
         bad = {key: value for key, value in logs.items() if key.endswith("loss") and not math.isfinite(value)}
         if bad:
-            restore_state(self.trainer.model, self._snapshot)
-            message = (f"TerminateOnNaN: {', '.join(f'{k}={v}' for k, v in bad.items())} in epoch "
-                       f"{epoch + 1}; training stopped and the weights from the start of that epoch restored")
+            guard = getattr(self.trainer, "guard", None)
+            prefix = (f"TerminateOnNaN: {', '.join(f'{k}={v}' for k, v in bad.items())} in epoch {epoch + 1}; "
+                      "training stopped")
+            if guard is not None and guard.failed_epoch == epoch:  # it restored the last finite weights
+                message = f"{prefix}: {guard.message}"
+            else:
+                if guard is not None:
+                    guard.restore_epoch_start()
+                else:
+                    restore_state(self.trainer.model, self._snapshot)
+                message = f"{prefix} and the weights from the start of that epoch restored"
             warnings.warn(message, RuntimeWarning, stacklevel=2)
             self.trainer.stop(message)
 

@@ -20,10 +20,13 @@ from ..nn.layers.sequential import Sequential
 from .. import optim
 from ..utils.validation import check_bool, check_int, check_number, check_optional_int
 from . import data, metrics as metrics_module, weights as sample_weights
-from .callbacks import Callback, History, ProgressBar, check_optimizer_schedule, restore_state, snapshot_state
+from .callbacks import (
+    Callback, History, ProgressBar, TerminateOnNaN, check_optimizer_schedule, restore_state, snapshot_state,
+)
 from .checkpoint import (
     CHECKPOINT_FORMAT, checked_model_state, model_state, read_file, training_config, write_file,
 )
+from .diagnostics import NonFiniteGuard, checked_diagnostics
 from .step import train_step
 
 
@@ -44,6 +47,7 @@ class Trainer:
         self._saved_callbacks = []  # (callback, checked state) pairs from a checkpoint
         self._undo = None
         self.on_start = None  # called when every check has passed, before the first step
+        self.guard = None  # diagnostics.NonFiniteGuard with terminate_on_nan (fit's default)
 
     def log_keys(self) -> list[str]:
         """The keys every epoch's logs will hold: the loss and the metrics, and their ``val_``
@@ -233,6 +237,8 @@ class Trainer:
                 X_epoch, y_epoch, w_epoch = X, y, weights
             for metric in self.metrics:
                 metric.reset()
+            if self.guard is not None:
+                self.guard.begin_epoch()
             bounds, values, batch_weights = batch_bounds(samples, step), [], []
             for batch, (start, stop) in enumerate(bounds):
                 xb, yb = X_epoch[start:stop, ...], y_epoch[start:stop, ...]
@@ -246,6 +252,8 @@ class Trainer:
                 for callback in batch_listeners:  # most runs have none: no logs dict to build
                     callback.on_batch_end(batch, {"loss": value, "size": stop - start})
             logs = {"loss": mean_loss(xp, values, bounds, samples, batch_weights)}  # the one host read
+            if self.guard is not None:  # NaN or inf: stop, with the weights from before the step that made it
+                self.guard.end_epoch(epoch, logs["loss"], (X_epoch, y_epoch, w_epoch), bounds)
             logs.update({metric.name: metric.result() for metric in self.metrics})
             if validation is not None:
                 X_val, y_val, w_val = validation
@@ -266,8 +274,8 @@ class Trainer:
 def _checked_history(saved, corrupted) -> History:
     """A History from a checkpoint, its structure checked: {key: [numbers]} with one number
     per epoch, the epochs ints, the stop reason text or None."""
-    if not isinstance(saved, dict) or set(saved) - {"history", "epoch", "stop_reason"}:
-        raise corrupted("history", "must be a dict with 'history', 'epoch' and 'stop_reason'")
+    if not isinstance(saved, dict) or set(saved) - {"history", "epoch", "stop_reason", "diagnostics"}:
+        raise corrupted("history", "must be a dict with 'history', 'epoch', 'stop_reason' and 'diagnostics'")
     epochs, logs, reason = saved.get("epoch") or [], saved.get("history") or {}, saved.get("stop_reason")
     if not isinstance(epochs, list) or not all(isinstance(e, int) and not isinstance(e, bool) and e >= 0
                                                for e in epochs):
@@ -280,7 +288,7 @@ def _checked_history(saved, corrupted) -> History:
             raise corrupted(f"history: {key}", "must be a list of numbers")
     if reason is not None and not isinstance(reason, str):
         raise corrupted("history: stop_reason", f"must be text or None, got {type(reason).__name__}")
-    return History(logs, epochs, reason)
+    return History(logs, epochs, reason, checked_diagnostics(saved.get("diagnostics") or {}, corrupted))
 
 
 def batch_bounds(samples: int, step: int):
@@ -421,11 +429,12 @@ def check_output_for_loss(model, loss, where: str) -> None:
 def fit(model, X, y, *, loss=None, optimizer=None, epochs: int = 1, batch_size: int | None = 32,
         shuffle: bool = True, validation_split: float = 0.0, validation_data=None,
         metrics="auto", callbacks=(), seed=None, verbose: int = 1, resume_from=None,
-        sample_weight=None, class_weight=None, remember=None) -> History:
+        sample_weight=None, class_weight=None, terminate_on_nan: bool = True, remember=None) -> History:
     """Train ``model`` (any Layer) on (X, y); see ``Model.fit`` for the arguments.
     ``remember(loss, optimizer, metric_list, input_shape)`` is called once every check has
     passed, before the first step (``Model`` keeps them as its training configuration)."""
     where = "fit"
+    terminate_on_nan = check_bool(terminate_on_nan, "terminate_on_nan", where)
     epochs = check_int(epochs, "epochs", where, minimum=0)
     batch_size = check_optional_int(batch_size, "batch_size", where, minimum=1)
     validation_split = check_number(validation_split, "validation_split", where, low=0, high=1, high_open=True)
@@ -514,6 +523,9 @@ def fit(model, X, y, *, loss=None, optimizer=None, epochs: int = 1, batch_size: 
                       batch_size=batch_size, shuffle=shuffle, shuffle_rng=_shuffle_generator(seed, where),
                       has_validation=validation is not None,
                       steps_per_epoch=-(-X.shape[0] // step), verbose=verbose)
+    reporter = any(isinstance(c, TerminateOnNaN) for c in callbacks)
+    if terminate_on_nan or reporter:
+        trainer.guard = NonFiniteGuard(trainer, warn=not reporter)
     for callback in callbacks:
         callback.set_trainer(trainer)
     check_optimizer_schedule(trainer)

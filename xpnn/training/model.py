@@ -30,7 +30,7 @@ class Model(Sequential):
     def fit(self, X, y, *, loss=None, optimizer=None, epochs: int = 1, batch_size: int | None = 32,
             shuffle: bool = True, validation_split: float = 0.0, validation_data=None,
             metrics=None, callbacks=(), seed=None, verbose: int = 1, resume_from=None,
-            sample_weight=None, class_weight=None):
+            sample_weight=None, class_weight=None, terminate_on_nan: bool = True):
         """Train with mini-batch gradient descent and return the ``History``.
 
         - ``X``: (samples, features) or (samples, ...) for layers that take more axes;
@@ -48,7 +48,7 @@ class Model(Sequential):
           ``(X_val, y_val, sample_weight_val)`` instead.
         - ``metrics``: names or Metric objects; "auto" is accuracy for classification losses
           and none for regression; left out, the ones this model last used, else "auto".
-        - ``callbacks``: EarlyStopping, ModelCheckpoint, LearningRateScheduler, TerminateOnNaN...
+        - ``callbacks``: EarlyStopping, ModelCheckpoint, LearningRateScheduler, TrainingMonitor...
         - ``seed``: the shuffling order, nothing else. The initial weights and Dropout's masks
           come from the library stream when the layers are built: for a run that repeats
           exactly, call ``xpnn.set_seed(s)`` before building the model (or give each layer
@@ -64,6 +64,14 @@ class Model(Sequential):
           ``reduction="none"`` then a weighted mean); both given, they multiply. Metrics stay
           unweighted. Validation samples keep their ``sample_weight`` under ``validation_split`` and
           take ``validation_data``'s third item otherwise; ``class_weight`` is for training only (Keras).
+        - ``terminate_on_nan`` (Keras's ``TerminateOnNaN``, inf included): when an epoch ends with
+          a NaN or infinite loss or weight, find the first step and layer where it appeared
+          (forward, loss, backward or update), stop, and put back the weights and optimizer state
+          from just before that step (a later ``fit`` continues from there); the epoch's logs are
+          kept, ``history.stop_reason`` says where it happened and a
+          ``xpnn.TrainingHealthWarning(kind="non_finite")`` names the epoch, batch and layer. Checked
+          once per epoch (no step waits for it); it keeps a device copy of the weights and optimizer
+          state. False trains on through NaN, as before.
 
         Every argument and array is checked before the first step; a ValueError or TypeError
         names the one that is wrong. A final sigmoid or softmax fed to a loss on logits (or a
@@ -80,7 +88,8 @@ class Model(Sequential):
             self, X, y, loss=loss, optimizer=optimizer, epochs=epochs, batch_size=batch_size,
             shuffle=shuffle, validation_split=validation_split, validation_data=validation_data,
             metrics=metrics, callbacks=callbacks, seed=seed, verbose=verbose, resume_from=resume_from,
-            sample_weight=sample_weight, class_weight=class_weight, remember=self._remember,
+            sample_weight=sample_weight, class_weight=class_weight, terminate_on_nan=terminate_on_nan,
+            remember=self._remember,
         )
         return self.history
 

@@ -27,8 +27,11 @@ class Sequential(Layer):
     def forward(self, x, training: bool = True):
         backwards = []
         for layer in self.layers:
+            given = x
             x, backward = layer.forward(x, training)
             backwards.append(backward)
+            if layer._forward_hooks:  # an observer (diagnostics.TrainingMonitor) is attached
+                layer.run_forward_hooks(given, x, training)
 
         @can_skip_input_grad  # by passing input_grad=False on to its first layer
         def backward(dout, input_grad=True):
