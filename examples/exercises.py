@@ -162,10 +162,13 @@ def exercise_4(args):
     for lr in LEARNING_RATES:
         xpnn.set_seed(0)  # the same initial weights for every rate
         model = xpnn.Model(xpnn.Dense(1, 32, activation="tanh"), xpnn.Dense(32, 1))
-        with warnings.catch_warnings():  # overflow on the way to NaN, for the rate that diverges
-            warnings.simplefilter("ignore", RuntimeWarning)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("ignore", RuntimeWarning)  # NumPy's overflow on the way to NaN
+            warnings.simplefilter("always", xpnn.TrainingHealthWarning)
             history = model.fit(x, y, loss="mse", optimizer=xpnn.SGD(lr=lr), epochs=epochs, batch_size=32,
                                 verbose=0, seed=0)
+        for warning in caught:  # fit stops at a non-finite loss and says so (terminate_on_nan)
+            print(f"  lr {lr:g}: {warning.category.__name__}: {warning.message}")
         losses = np.array(history["loss"], dtype=float)
         curves[lr] = losses
         diverged = not np.all(np.isfinite(losses)) or losses[-1] > losses[0]
@@ -255,18 +258,18 @@ DROPOUT_RATES = (0.0, 0.2, 0.5, 0.8)
 
 
 def exercise_6(args):
-    heading(6, "dropout in a 2-128-128-2 ReLU network on 60 noisy moons (validation: 500 more)")
+    heading(6, "dropout in a 2-64-64-2 ReLU network on 60 noisy moons (validation: 500 more)")
     X, y = make_moons(560, noise=0.35, random_state=0)
     X_train, y_train, X_val, y_val = X[:60], y[:60], X[60:], y[60:]
     epochs = 40 if args.quick else 200
     results, curves = {}, {}
     for rate in DROPOUT_RATES:
         xpnn.set_seed(0)  # the same initial weights for every rate
-        layers = [xpnn.Dense(2, 128, activation="relu")]
+        layers = [xpnn.Dense(2, 64, activation="relu")]
         layers += [xpnn.Dropout(rate, seed=0)] if rate else []
-        layers += [xpnn.Dense(128, 128, activation="relu")]
+        layers += [xpnn.Dense(64, 64, activation="relu")]
         layers += [xpnn.Dropout(rate, seed=1)] if rate else []
-        model = xpnn.Model(*layers, xpnn.Dense(128, 2))
+        model = xpnn.Model(*layers, xpnn.Dense(64, 2))
         history = model.fit(X_train, y_train, loss="cross_entropy", optimizer=xpnn.Adam(lr=0.01), epochs=epochs,
                             batch_size=None, validation_data=(X_val, y_val), verbose=0)
         # accuracy with dropout off (evaluate is inference), on both sets

@@ -73,7 +73,7 @@ def main(argv=None):
         args.out.mkdir(parents=True, exist_ok=True)
         for name, (_, history, _) in results.items():
             path = args.out / f"gradient_flow_{name}.png"
-            plot.gradient_flow(history, path=path)
+            plot.gradient_flow(history).savefig(path, dpi=60)  # small enough to commit
             print(f"figure: {path}")
     return {name: {"history": history, "warnings": health} for name, (_, history, health) in results.items()}
 
