@@ -4,16 +4,17 @@ Two copies of the same W2 model (784-512-512-10, batch 128, Adam, float32, the d
 ``_workloads.py``) train side by side: one with bare ``train_step`` calls, one with a monitor
 attached (forward hooks) calling ``observe_step()`` after each step and ``end_epoch()`` (the one
 read back from the device) at the end of each timed block, as ``fit`` does per epoch. The
-blocks alternate (plain, monitored, plain, ...); the report gives each one's median time per
+blocks alternate (plain then monitored, monitored then plain, ...); the report gives each one's median time per
 step over the rounds and the ratio of the medians. ``--every N`` is the monitor's sampling.
 
-    python benchmarks/monitor_overhead.py                  # numpy, W2, 40 steps x 15 rounds
+    python benchmarks/monitor_overhead.py                  # numpy, W2, 40 steps x 15 rounds, every=10
     python benchmarks/monitor_overhead.py --backend cupy --workload W3
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -26,12 +27,16 @@ def parse_args(argv):
     parser.add_argument("--workload", default="W2")
     parser.add_argument("--steps", type=int, default=None, help="steps per timed block (default: the workload's)")
     parser.add_argument("--rounds", type=int, default=15)
-    parser.add_argument("--every", type=int, default=1, help="TrainingMonitor(every=N)")
+    parser.add_argument("--every", type=int, default=10, help="TrainingMonitor(every=N), default its default")
+    parser.add_argument("--threads", type=int, default=None, help="BLAS threads (default: the library's own)")
     return parser.parse_args(argv)
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.threads:  # read by the BLAS libraries when numpy is first imported, just below
+        for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[variable] = str(args.threads)
     import xpnn
     from xpnn.training import train_step
 
@@ -71,9 +76,10 @@ def main(argv=None) -> int:
         warnings.simplefilter("ignore")
         block(plain, False), block(watched, True)  # warm-up: allocator, BLAS threads, first binding
         times = {"plain": [], "monitored": []}
-        for _ in range(args.rounds):
-            times["plain"].append(block(plain, False))
-            times["monitored"].append(block(watched, True))
+        for round_ in range(args.rounds):  # A B, B A, A B...: neither always runs first
+            order = (("plain", plain, False), ("monitored", watched, True))
+            for name, setup, observe in order if round_ % 2 == 0 else order[::-1]:
+                times[name].append(block(setup, observe))
     print(f"{workload.describe()}, backend {args.backend} ({device.describe()}), {steps} steps x "
           f"{args.rounds} rounds, every={args.every}")
     # wall time is what a user waits; the process's CPU time (all its threads) is steadier on a

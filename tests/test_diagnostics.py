@@ -223,3 +223,338 @@ def test_a_healthy_network_raises_no_warning(activation):
                             callbacks=[monitor], validation_split=0.2, verbose=0)
     assert monitor.problems == [] and history.diagnostics["epoch"] == [0, 1, 2]
     assert history.history["val_accuracy"][-1] > 0.8  # it really is healthy
+
+
+# ---------------------------------------------------------------- the statistics themselves
+
+def tiny_model():
+    xpnn.set_seed(3)
+    return xpnn.Model(xpnn.Dense(3, 4, activation="relu"), xpnn.Dense(4, 3, activation="sigmoid"),
+                      xpnn.Dropout(0.25, seed=5), xpnn.Dense(3, 2)).astype("float64")
+
+
+def tiny_batches(steps=3, batch=5):
+    rng = np.random.default_rng(7)
+    return [(rng.normal(size=(batch, 3)), rng.integers(0, 2, size=batch)) for _ in range(steps)]
+
+
+def test_the_statistics_are_what_numpy_computes_from_the_steps(xp):
+    model, loss, optimizer = tiny_model(), xpnn.CrossEntropy(), xpnn.SGD(lr=0.5, momentum=0.9)
+    model.layers[0].bias.value = xpnn.asarray([0.0, 0.0, -50.0, 0.0], dtype="float64")  # one dead unit
+    monitor = TrainingMonitor(model, every=1, saturation_threshold=0.9, verbose=0)
+    grads, updates, outputs = [], [], [[] for _ in model.layers]
+    for xb, yb in tiny_batches():
+        xb, yb = xpnn.asarray(xb, dtype="float64"), xpnn.asarray(yb)
+        before = [xpnn.to_numpy(p.value).copy() for p in model.parameters()]
+        for index, out in enumerate(activations(model, xb, training=True)):  # the step's own masks
+            outputs[index].append(xpnn.to_numpy(out))
+        xpnn.train_step(model, loss, optimizer, xb, yb)
+        monitor.observe_step()
+        grads.append([xpnn.to_numpy(p.grad) for p in model.parameters()])
+        updates.append([(xpnn.to_numpy(p.value) - b, b) for p, b in zip(model.parameters(), before)])
+    stats = monitor.end_epoch()
+    assert monitor.history["epoch"] == [0] and monitor.history["grad_norm"] == [stats["grad_norm"]]
+    owners = [(0, 0), (0, 1), (1, 2), (1, 3), (3, 4), (3, 5)]  # (layer, parameter index)
+
+    def per_layer(values, layer):
+        return [v for (owner, k), v in zip(owners, values) if owner == layer]
+
+    for layer in (0, 1, 3):
+        norms = [np.sqrt(sum(np.sum(g ** 2) for g in per_layer(step, layer))) for step in grads]
+        np.testing.assert_allclose(stats["grad_norm"][layer], np.mean(norms), rtol=1e-10)
+        output_norms = [np.sqrt(sum(np.sum(g ** 2) for g in per_layer(step, 3))) for step in grads]
+        np.testing.assert_allclose(stats["grad_ratio"][layer], np.mean(norms) / np.mean(output_norms), rtol=1e-10)
+        ratios = [np.sqrt(sum(np.sum(d ** 2) for d, _ in per_layer(step, layer)))
+                  / np.sqrt(sum(np.sum(b ** 2) for _, b in per_layer(step, layer))) for step in updates]
+        np.testing.assert_allclose(stats["update_ratio"][layer], np.mean(ratios), rtol=1e-10)
+    assert np.isnan(stats["grad_norm"][2]) and np.isnan(stats["update_ratio"][2])  # Dropout: no parameters
+    for layer in range(4):
+        every_output = np.concatenate([o.ravel() for o in outputs[layer]])
+        np.testing.assert_allclose(stats["activation_mean"][layer], every_output.mean(), rtol=1e-10)
+        np.testing.assert_allclose(stats["activation_std"][layer], every_output.std(), rtol=1e-10)
+    relu = np.concatenate(outputs[0])
+    assert stats["dead_fraction"][0] == np.mean(np.all(relu == 0, axis=0)) == 0.25
+    a = np.concatenate([o.ravel() for o in outputs[1]])
+    np.testing.assert_allclose(stats["saturated_fraction"][1], np.mean(a * (1 - a) < 0.9 * 0.25))
+    assert 0 < stats["saturated_fraction"][1] < 1
+    for name in ("dead_fraction", "saturated_fraction"):
+        assert [np.isnan(v) for v in stats[name]] == [name != "dead_fraction", name != "saturated_fraction",
+                                                       True, True]
+
+
+def test_a_hand_written_loop_records_what_fit_records(xp):
+    batches = tiny_batches(steps=4, batch=6)
+    X = np.concatenate([x for x, _ in batches])
+    y = np.concatenate([labels for _, labels in batches])
+    fitted, by_hand = tiny_model(), tiny_model()
+    history = fitted.fit(X, y, loss="cross_entropy", optimizer=xpnn.Adam(lr=0.05), epochs=2, batch_size=6,
+                         shuffle=False, callbacks=[TrainingMonitor(every=2, verbose=0)], verbose=0)
+    loss, optimizer = xpnn.CrossEntropy(), xpnn.Adam(lr=0.05)
+    with TrainingMonitor(by_hand, every=2, verbose=0) as monitor:
+        for epoch in range(2):
+            for xb, yb in batches:
+                xpnn.train_step(by_hand, loss, optimizer, xpnn.asarray(xb, dtype="float64"), xpnn.asarray(yb))
+                monitor.observe_step()
+            monitor.end_epoch()
+    assert set(vars(by_hand.layers[0])) == set(vars(xpnn.Dense(1, 1)))  # the hooks are gone
+    assert history.diagnostics.keys() == monitor.history.keys()
+    assert history.diagnostics["layers"] == monitor.history["layers"] == layer_descriptions(by_hand)
+    assert history.diagnostics["epoch"] == monitor.history["epoch"] == [0, 1]
+    for name in xpnn.diagnostics.STATISTICS:
+        np.testing.assert_allclose(history.diagnostics[name], monitor.history[name], rtol=1e-12, err_msg=name)
+
+
+# ---------------------------------------------------------------- fit stops on NaN and inf
+
+def diverging_setup():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(64, 3)).astype(np.float32)
+    xpnn.set_seed(0)
+    model = xpnn.Model(xpnn.Dense(3, 8, activation="relu"), xpnn.Dense(8, 8, activation="relu"), xpnn.Dense(8, 2))
+    return model, X, (X[:, 0] > 0).astype(np.int64)
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered", "ignore:invalid value encountered")
+def test_fit_stops_at_the_first_non_finite_step_with_the_weights_from_before_it(xp):
+    model, X, y = diverging_setup()
+    with pytest.warns(xpnn.TrainingHealthWarning) as caught:
+        history = model.fit(X, y, loss="cross_entropy", optimizer=xpnn.SGD(lr=1e10), epochs=50, batch_size=16,
+                            shuffle=False, verbose=0)
+    warning = next(w.message for w in caught if isinstance(w.message, xpnn.TrainingHealthWarning))
+    assert (warning.kind, warning.epoch, warning.batch) == ("non_finite", 0, 2)
+    assert warning.layer == (1, "Dense 8->8, relu")
+    assert str(warning).startswith("non-finite values at epoch 1, batch 3: layer 1 (Dense 8->8, relu) output NaN "
+                                   "or infinite values in the forward pass; the weights from before that step are "
+                                   "restored; lower the learning rate")
+    assert history.stop_reason == str(warning) and history.epoch == [0]  # the epoch's logs are kept
+    assert not np.isfinite(history.history["loss"][0])
+    # the same steps by hand: two finite steps, and the third makes layer 1's output non-finite
+    by_hand, _, _ = diverging_setup()
+    loss, optimizer = xpnn.CrossEntropy(), xpnn.SGD(lr=1e10)
+    batches = [(xpnn.asarray(X[i:i + 16]), xpnn.asarray(y[i:i + 16])) for i in range(0, 64, 16)]
+    for xb, yb in batches[:2]:
+        xpnn.train_step(by_hand, loss, optimizer, xb, yb)
+    for mine, theirs in zip(model.get_weights(), by_hand.get_weights()):
+        assert np.all(np.isfinite(mine))
+        np.testing.assert_array_equal(mine, theirs)
+    outputs = activations(by_hand, batches[2][0], training=True)
+    assert np.all(np.isfinite(xpnn.to_numpy(outputs[0]))) and not np.all(np.isfinite(xpnn.to_numpy(outputs[1])))
+    assert model.optimizer.iterations == optimizer.iterations == 2  # its state is that of before the step
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered", "ignore:invalid value encountered")
+def test_the_guard_names_the_loss_and_keeps_the_optimizer_state_of_the_last_finite_step():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(64, 3)).astype(np.float32)
+    y = (X @ np.array([[1.5], [-2.0], [0.5]]) * 1e3).astype(np.float32)
+    xpnn.set_seed(0)
+    model, optimizer = xpnn.Model(xpnn.Dense(3, 1)), xpnn.SGD(lr=3.0, momentum=0.9)
+    with pytest.warns(xpnn.TrainingHealthWarning, match="the loss \\(MSE\\) was NaN or infinite") as caught:
+        history = model.fit(X, y, loss="mse", optimizer=optimizer, epochs=20, batch_size=16, shuffle=False,
+                            verbose=0)
+    warning = next(w.message for w in caught if isinstance(w.message, xpnn.TrainingHealthWarning))
+    assert warning.layer == (None, "the loss (MSE)") and history.stop_reason.startswith(
+        f"non-finite values at epoch {warning.epoch + 1}, batch {warning.batch + 1}")
+    steps = warning.epoch * 4 + warning.batch
+    assert optimizer.iterations == steps
+    xpnn.set_seed(0)
+    by_hand, hand_optimizer = xpnn.Model(xpnn.Dense(3, 1)), xpnn.SGD(lr=3.0, momentum=0.9)
+    for step in range(steps):
+        i = 16 * (step % 4)
+        xpnn.train_step(by_hand, xpnn.MSE(), hand_optimizer, xpnn.asarray(X[i:i + 16]), xpnn.asarray(y[i:i + 16]))
+    for mine, theirs in zip(model.get_weights(), by_hand.get_weights()):
+        np.testing.assert_array_equal(mine, theirs)
+    saved, expected = optimizer.state_dict()["slots"], hand_optimizer.state_dict()["slots"]
+    for mine, theirs in zip(saved, expected):
+        assert mine.keys() == theirs.keys() == {"momentum_buffer"}
+        np.testing.assert_array_equal(mine["momentum_buffer"], theirs["momentum_buffer"])
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered", "ignore:invalid value encountered")
+@pytest.mark.filterwarnings("ignore:overflow encountered", "ignore:invalid value encountered")
+def test_in_a_hand_written_loop_the_monitor_reports_non_finite_values():
+    model, X, y = diverging_setup()
+    loss, optimizer = xpnn.CrossEntropy(), xpnn.SGD(lr=1e10)
+    with TrainingMonitor(model, every=1) as monitor:
+        for i in range(0, 48, 16):  # the third step overflows layer 1's output (see the test above)
+            xpnn.train_step(model, loss, optimizer, xpnn.asarray(X[i:i + 16]), xpnn.asarray(y[i:i + 16]))
+            monitor.observe_step()
+        with pytest.warns(xpnn.TrainingHealthWarning) as caught:
+            monitor.end_epoch()
+    assert [(p.kind, p.layer.index) for p in monitor.problems if p.kind == "non_finite"] == [("non_finite", 1)]
+    assert "epoch 1: layer 1 (Dense 8->8, relu): NaN or infinite values in its outputs or gradients" in [
+        str(w.message)[:87] for w in caught]
+    assert len(caught) == len(monitor.problems)  # and exploding gradients, layer by layer
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered", "ignore:invalid value encountered")
+def test_terminate_on_nan_false_trains_on_through_nan():
+    model, X, y = diverging_setup()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", xpnn.TrainingHealthWarning)
+        history = model.fit(X, y, loss="cross_entropy", optimizer=xpnn.SGD(lr=1e10), epochs=3, batch_size=16,
+                            shuffle=False, verbose=0, terminate_on_nan=False)
+    assert history.stop_reason is None and history.epoch == [0, 1, 2]
+    assert not np.all(np.isfinite(history.history["loss"]))  # it went on after the NaN
+    with pytest.raises(TypeError, match="fit: terminate_on_nan must be"):
+        model.fit(X, y, loss="cross_entropy", optimizer="sgd", terminate_on_nan="yes", verbose=0)
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered", "ignore:invalid value encountered")
+def test_terminate_on_nan_callback_reports_the_guards_finding_and_stops_on_a_nan_validation_loss():
+    model, X, y = diverging_setup()
+    with pytest.warns(RuntimeWarning, match="TerminateOnNaN: loss=nan in epoch 1; training stopped: non-finite "
+                                            "values at epoch 1, batch 3: layer 1") as caught:
+        history = model.fit(X, y, loss="cross_entropy", optimizer=xpnn.SGD(lr=1e10), epochs=5, batch_size=16,
+                            shuffle=False, verbose=0, terminate_on_nan=False, callbacks=[xpnn.TerminateOnNaN()])
+    assert not any(isinstance(w.message, xpnn.TrainingHealthWarning) for w in caught)  # one report, not two
+    assert history.stop_reason.startswith("TerminateOnNaN: loss=nan in epoch 1")
+    assert all(np.all(np.isfinite(w)) for w in model.get_weights())
+
+
+def test_the_scikit_learn_estimators_keep_scikit_learns_behaviour_on_divergence():
+    from sklearn.neural_network import MLPRegressor as SklearnMLPRegressor
+
+    from xpnn.sklearn import MLPRegressor
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 3))
+    y = X @ np.array([1.5, -2.0, 0.5]) * 1e20
+    arguments = dict(hidden_layer_sizes=(4,), solver="sgd", learning_rate_init=10.0, max_iter=5, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # overflows, and scikit-learn's convergence warning
+        warnings.simplefilter("ignore", UserWarning)
+        warnings.simplefilter("error", xpnn.TrainingHealthWarning)
+        for estimator in (SklearnMLPRegressor(**arguments), MLPRegressor(**arguments)):
+            with pytest.raises(ValueError, match="Solver produced non-finite parameter weights"):
+                estimator.fit(X, y)
+
+
+# ---------------------------------------------------------------- checkpoints
+
+def resumable_run(tmp_path, epochs, resume=False):
+    X = np.concatenate([x for x, _ in tiny_batches(steps=4, batch=6)])
+    y = np.concatenate([labels for _, labels in tiny_batches(steps=4, batch=6)])
+    model, path = tiny_model(), tmp_path / "run.ckpt"
+    return model.fit(X, y, loss="cross_entropy", optimizer=xpnn.Adam(lr=0.05), epochs=epochs, batch_size=6,
+                     seed=0, callbacks=[TrainingMonitor(every=2, verbose=0), xpnn.ModelCheckpoint(path)],
+                     resume_from=path if resume else None, verbose=0)
+
+
+def test_a_resumed_run_keeps_and_continues_history_diagnostics(xp, tmp_path):
+    (tmp_path / "whole").mkdir()
+    (tmp_path / "parts").mkdir()
+    whole = resumable_run(tmp_path / "whole", 4)
+    first = resumable_run(tmp_path / "parts", 2)
+    assert first.diagnostics["epoch"] == [0, 1]
+    resumed = resumable_run(tmp_path / "parts", 4, resume=True)
+    assert resumed.diagnostics["epoch"] == [0, 1, 2, 3] and resumed.diagnostics["layers"] == whole.diagnostics["layers"]
+    for name in xpnn.diagnostics.STATISTICS:
+        np.testing.assert_allclose(resumed.diagnostics[name], whole.diagnostics[name], rtol=1e-12, err_msg=name)
+    # a run without a monitor has none, and its checkpoint resumes as before
+    plain = tiny_model().fit(np.zeros((4, 3)), np.arange(4) % 2, loss="cross_entropy", optimizer="sgd", verbose=0)
+    assert plain.diagnostics == {}
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda d: d.update(grad_norm=[[1.0, "x", 2.0, 3.0]] * 2),
+     "history: diagnostics: grad_norm: must hold, for each of the 2 epochs, one number per layer \\(4\\)"),
+    (lambda d: d["dead_fraction"].pop(), "history: diagnostics: dead_fraction: must hold, for each of the 2 epochs"),
+    (lambda d: d.pop("activation_std"), "history: diagnostics: must hold exactly .* it lacks activation_std"),
+    (lambda d: d.update(layers="Dense"), "history: diagnostics: layers: must be a list of texts"),
+    (lambda d: d.update(epoch=[0, -1]), "history: diagnostics: epoch: must be a list of ints >= 0"),
+    (lambda d: d.update(extra=[]), "history: diagnostics: must hold exactly 'layers', 'epoch' and grad_norm"),
+])
+def test_a_corrupted_diagnostics_entry_is_named(tmp_path, change, message):
+    from xpnn.training.checkpoint import CHECKPOINT_FORMAT, read_file, write_file
+
+    resumable_run(tmp_path, 2)
+    path = tmp_path / "run.ckpt"
+    content = read_file(path, (CHECKPOINT_FORMAT,))
+    change(content["history"]["diagnostics"])
+    write_file(path, CHECKPOINT_FORMAT, content)
+    with pytest.raises(ValueError, match=f"corrupted checkpoint: {message}"):
+        resumable_run(tmp_path, 4, resume=True)
+    content["history"]["diagnostics"] = "nothing"
+    write_file(path, CHECKPOINT_FORMAT, content)
+    with pytest.raises(ValueError, match="corrupted checkpoint: history: diagnostics: must be a dict"):
+        resumable_run(tmp_path, 4, resume=True)
+
+
+# ---------------------------------------------------------------- arguments and hooks
+
+@pytest.mark.parametrize("arguments, error, words", [
+    ({"vanishing_ratio": 0}, ValueError, "TrainingMonitor: vanishing_ratio"),
+    ({"vanishing_ratio": 1.5}, ValueError, "TrainingMonitor: vanishing_ratio"),
+    ({"exploding_ratio": 0.5}, ValueError, "TrainingMonitor: exploding_ratio"),
+    ({"exploding_norm": -1}, ValueError, "TrainingMonitor: exploding_norm"),
+    ({"dead_fraction": 1}, ValueError, "TrainingMonitor: dead_fraction"),
+    ({"saturation_fraction": "half"}, TypeError, "TrainingMonitor: saturation_fraction"),
+    ({"saturation_threshold": 0}, ValueError, "TrainingMonitor: saturation_threshold"),
+    ({"every": 0}, ValueError, "TrainingMonitor: every"),
+    ({"every": 2.5}, ValueError, "TrainingMonitor: every must be a positive int"),
+    ({"verbose": 2}, ValueError, "TrainingMonitor: verbose must be 0"),
+    ({"model": "net"}, TypeError, "TrainingMonitor: model must be an xpnn Layer"),
+])
+def test_bad_monitor_arguments_are_named(arguments, error, words):
+    with pytest.raises(error) as caught:
+        TrainingMonitor(**arguments)
+    assert words in str(caught.value)
+
+
+def test_a_monitor_needs_a_model_and_watches_only_its_own():
+    monitor = TrainingMonitor()
+    with pytest.raises(RuntimeError, match="TrainingMonitor.observe_step: no model attached"):
+        monitor.observe_step()
+    with pytest.raises(RuntimeError, match="TrainingMonitor.end_epoch: no model attached"):
+        monitor.end_epoch()
+    watching = TrainingMonitor(xpnn.Model(xpnn.Dense(3, 2)))
+    with pytest.raises(ValueError, match="TrainingMonitor.end_epoch: epoch must be"):
+        watching.end_epoch(-1)
+    other = xpnn.Model(xpnn.Dense(3, 2))
+    with pytest.raises(ValueError, match="TrainingMonitor: it is attached to another model"):
+        other.fit(np.zeros((4, 3)), np.arange(4) % 2, loss="cross_entropy", optimizer="sgd", callbacks=[watching],
+                  verbose=0)
+
+
+def test_forward_hooks_see_each_layer_and_leave_nothing_behind(xp):
+    model = xpnn.Model(xpnn.Dense(3, 4, activation="relu", rng=0), xpnn.Dense(4, 2, rng=1))
+    seen = []
+    handle = model.layers[1].register_forward_hook(lambda layer, x, out, training: seen.append((layer, x, out, training)))
+    x = xpnn.asarray(host_normal(5, 3), dtype="float32")
+    out, _ = model.forward(x, training=True)
+    predicted = model(x)
+    assert [(s[0], s[3]) for s in seen] == [(model.layers[1], True), (model.layers[1], False)]
+    assert_close(seen[0][1], model.layers[0](x)) and assert_close(seen[0][2], out)
+    assert_close(seen[1][2], predicted)
+    handle.remove()
+    handle.remove()  # twice is harmless
+    model(x)
+    assert len(seen) == 2 and "_forward_hooks" not in vars(model.layers[1])
+    with pytest.raises(TypeError, match="Dense.register_forward_hook: hook must be callable"):
+        model.layers[0].register_forward_hook("print")
+
+
+def test_a_monitor_on_a_bare_layer_records_gradients_and_update_ratios():
+    layer = xpnn.Dense(3, 2, rng=0)
+    X, y = host_normal(8, 3).astype(np.float32), np.arange(8) % 2
+    monitor = TrainingMonitor(verbose=0, every=1)
+    history = xpnn.training.fit(layer, X, y, loss="cross_entropy", optimizer="sgd", epochs=2, batch_size=4,
+                                callbacks=[monitor], verbose=0)
+    assert history.diagnostics["layers"] == ["Dense 3->2"]
+    assert history.diagnostics["grad_ratio"] == [[1.0], [1.0]] and history.diagnostics["grad_norm"][0][0] > 0
+    assert history.diagnostics["update_ratio"][1][0] > 0  # measured from the previous step's end
+    assert np.isnan(history.diagnostics["activation_mean"][0][0])  # no hooks fire for a bare layer
+
+
+def test_the_readme_example_runs_and_warns_as_its_comment_says():
+    import pathlib
+    import re
+
+    readme = (pathlib.Path(__file__).parent.parent / "README.md").read_text()
+    example = re.search(r"## Training health.*?```python\n(.*?)```", readme, re.S).group(1)
+    namespace = {}
+    with pytest.warns(xpnn.TrainingHealthWarning) as caught:
+        exec(compile(example, "README.md, Training health", "exec"), namespace)
+    assert str(caught[0].message) in example.replace("\n# ", " ")
+    assert f"{namespace['ratios'][0]:.0e}" in example and len(namespace["outputs"]) == 11

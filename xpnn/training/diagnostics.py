@@ -19,6 +19,8 @@ item. Their index is their position in the model, as ``Model.summary()`` numbers
 from __future__ import annotations
 
 import math
+import os
+import sys
 import warnings
 from typing import NamedTuple
 
@@ -165,6 +167,18 @@ class TrainingHealthWarning(UserWarning):
         super().__init__(message)
         self.kind, self.layer, self.epoch, self.batch = kind, layer, epoch, batch
         self.statistics = dict(statistics or {})
+
+
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep  # .../xpnn/
+
+
+def _warn(warning: Warning) -> None:
+    """Warn, pointing at the first line outside xpnn (the user's fit call or loop), however
+    deep inside fit the warning is raised (Python 3.12's skip_file_prefixes, by hand)."""
+    frame, level = sys._getframe(1), 2
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(warning, stacklevel=level)
 
 
 # ---------------------------------------------------------------- the monitor
@@ -420,7 +434,7 @@ class TrainingMonitor(Callback):
         self.problems.extend(found)
         if self.verbose:
             for warning in found:
-                warnings.warn(warning, stacklevel=3)
+                _warn(warning)
         self._reset_epoch()
         return stats
 
@@ -497,8 +511,9 @@ class TrainingMonitor(Callback):
 
         guard = getattr(self.trainer, "guard", None) if self.trainer is not None else None
         if guard is None or guard.failed_epoch != epoch:  # fit's guard has named the step already
-            bad = [index for index in range(len(self._layers)) if self._act_sizes[index] and not (
-                math.isfinite(stats["activation_mean"][index]) and math.isfinite(stats["activation_std"][index]))]
+            # the mean, not the std: squared deviations of huge but finite outputs overflow
+            bad = [index for index in range(len(self._layers))
+                   if self._act_sizes[index] and not math.isfinite(stats["activation_mean"][index])]
             bad += [index for index, _ in reversed(self._with_parameters)
                     if self._grad_rows and not math.isfinite(stats["grad_norm"][index])]
             if bad:
@@ -670,8 +685,7 @@ class NonFiniteGuard:
         step = f"epoch {epoch + 1}" + ("" if batch is None else f", batch {batch + 1}")
         self.message = message = f"non-finite values at {step}: {what}; {_REMEDY}"
         if self.warn:
-            warnings.warn(TrainingHealthWarning(message, kind="non_finite", layer=layer, epoch=epoch, batch=batch),
-                          stacklevel=4)
+            _warn(TrainingHealthWarning(message, kind="non_finite", layer=layer, epoch=epoch, batch=batch))
         self.trainer.stop(message)
         return True
 
