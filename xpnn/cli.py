@@ -449,8 +449,8 @@ def train(args) -> int:
             meta["model_from_checkpoint"] = os.path.relpath(os.path.abspath(save), os.path.dirname(os.path.abspath(checkpoint)))
         write_json_atomically(checkpoint + ".json", meta)  # predict and --resume read it
     history = model.fit(X_train, y_train, loss=loss, optimizer=optimizer, epochs=args.epochs,
-              batch_size=args.batch_size, validation_split=args.validation_split, seed=args.seed,
-              callbacks=callbacks, verbose=0 if args.quiet else 1, resume_from=args.resume)
+                        batch_size=args.batch_size, validation_split=args.validation_split, seed=args.seed,
+                        callbacks=callbacks, verbose=0 if args.quiet else 1, resume_from=args.resume)
 
     if task == "classification":
         result = model.evaluate(X_test, y_test, metrics=["accuracy"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..backend import host_namespace, to_numpy
 from ..nn import activations as registry
-from ..nn.activations import Activation
+from ..nn.activations import Activation, ActivationFunction
 from ..utils.validation import check_int, check_number
 from ._figure import check_path, finish, new_figure
 
@@ -15,8 +15,8 @@ def activations(names, *, z_range=(-6.0, 6.0), points: int = 601, saturation: fl
     """Activation functions (left) and their derivatives (right), one line each, over ``z``.
 
     ``names``: a name of xpnn's activation registry ('relu', 'sigmoid'...; see
-    ``xpnn.activations.names()``), an activation layer (``xpnn.LeakyReLU(alpha=0.2)``, to draw
-    other hyper-parameters), or a list of them. ``z_range``: (low, high) of the inputs drawn;
+    ``xpnn.activations.names()``), an activation function (``xpnn.activations.gelu``), layer class
+    or layer (``xpnn.LeakyReLU(alpha=0.2)``, to draw other hyper-parameters), or a list of them. ``z_range``: (low, high) of the inputs drawn;
     ``points``: how many inputs. Where an activation saturates, ``|da/dz| < saturation``, the
     derivative axes is shaded in its colour: the inputs at which backpropagation passes
     (almost) nothing back (the tails of sigmoid and tanh, the left of ReLU). The derivatives are
@@ -63,7 +63,7 @@ def activations(names, *, z_range=(-6.0, 6.0), points: int = 601, saturation: fl
 
 def _layers(names) -> list:
     """(label, activation layer) for each of ``names``, checked."""
-    if isinstance(names, (str, Activation)) or isinstance(names, type):
+    if isinstance(names, (str, Activation, ActivationFunction, type)):
         names = [names]
     if not isinstance(names, (list, tuple)):
         raise TypeError(f"{_WHERE}: names must be an activation name, an activation layer or a list of them, "

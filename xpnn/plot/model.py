@@ -11,6 +11,8 @@ from ..training import data, diagnostics
 from ..utils.validation import check_int
 from ._figure import check_path, finish, grid, new_figure
 
+_MAX_CLASSES = 1000  # a label of 10**9 would ask for as many contour levels
+
 
 def activation_histograms(model, X, *, bins: int = 50, path=None):
     """The distribution of each top-level layer's outputs for the batch ``X``: one histogram
@@ -26,13 +28,15 @@ def activation_histograms(model, X, *, bins: int = 50, path=None):
 
     Returns a matplotlib Figure with one axes per layer; ``path`` saves it as a PNG. Raises what
     ``xpnn.diagnostics.activations`` raises for the model and X (TypeError, ValueError naming
-    them), ValueError for ``bins`` < 1.
+    them), ValueError for ``bins`` < 1 or a model without layers.
     """
     where = "xpnn.plot.activation_histograms"
     path = check_path(path, where)
     bins = check_int(bins, "bins", where, minimum=1)
     outputs = diagnostics.activations(model, X)
     names = diagnostics.layer_descriptions(model)
+    if not outputs:
+        raise ValueError(f"{where}: the model has no layers: nothing to draw")
     rows, columns = grid(len(outputs), 4)
     figure = new_figure(3.4 * columns, 2.8 * rows)
     axes_grid = figure.subplots(rows, columns, squeeze=False)
@@ -67,7 +71,7 @@ def decision_boundary(model, X, y, *, resolution: int = 200, margin: float = 0.1
 
     Returns a matplotlib Figure of 1 axes; ``path`` saves it as a PNG. Raises ValueError for X
     that is not 2-D data (its shape named), y of another length, labels that are not whole
-    numbers 0..classes-1; TypeError for a model that is not an xpnn Layer.
+    numbers 0..classes-1; TypeError for a model that is not an xpnn Layer, X or y not numeric.
     """
     where = "xpnn.plot.decision_boundary"
     path = check_path(path, where)
@@ -79,6 +83,9 @@ def decision_boundary(model, X, y, *, resolution: int = 200, margin: float = 0.1
     xp = host_namespace()
     points = to_numpy(X) if is_array(X) else xp.asarray(X)
     labels = to_numpy(y) if is_array(y) else xp.asarray(y)
+    for arg, array in (("X", points), ("y", labels)):
+        if not xp.isdtype(array.dtype, ("real floating", "integral", "bool")):
+            raise TypeError(f"{where}: {arg} must be numeric, got dtype {array.dtype}")
     if points.ndim != 2 or points.shape[1] != 2:
         raise ValueError(f"{where}: X must be 2-D data of shape (samples, 2): the plane is drawn, "
                          f"got shape {tuple(points.shape)}")
@@ -90,17 +97,18 @@ def decision_boundary(model, X, y, *, resolution: int = 200, margin: float = 0.1
     if points.shape[0] == 0 or not bool(xp.all(xp.isfinite(xp.asarray(points, dtype=xp.float64)))):
         raise ValueError(f"{where}: X must hold at least one sample, all finite")
 
+    label_values = labels.astype("float64")
+    whole = (label_values == label_values.round()) & (label_values >= 0) & (label_values < _MAX_CLASSES)
+    if not bool(whole.all()):
+        raise ValueError(f"{where}: y must hold whole-number class labels 0, 1, ... (fewer than {_MAX_CLASSES}), "
+                         f"got {labels[~whole][0].item()!r}")
+
     span = [(float(points[:, axis].min()), float(points[:, axis].max())) for axis in (0, 1)]
     span = [(low - margin * ((high - low) or 1.0), high + margin * ((high - low) or 1.0)) for low, high in span]
     grid_x, grid_y = xp.meshgrid(xp.linspace(*span[0], resolution), xp.linspace(*span[1], resolution))
     plane = xp.stack([xp.reshape(grid_x, (-1,)), xp.reshape(grid_y, (-1,))], axis=1)
-    predicted = _predicted_class(model, plane, where)
-    classes = max(int(predicted.max()) + 1, 2)
-    label_values = labels.astype("float64")
-    whole = (label_values == label_values.round()) & (label_values >= 0)
-    if not bool(whole.all()):
-        raise ValueError(f"{where}: y must hold whole-number class labels 0, 1, ..., got {labels[~whole][0]!r}")
-    classes = max(classes, int(label_values.max()) + 1)
+    predicted = predicted_class(model, plane, where)
+    classes = max(int(predicted.max()) + 1, int(label_values.max()) + 1, 2)
     colours = [f"C{k % 10}" for k in range(classes)]
 
     figure = new_figure(5.6, 4.8)
@@ -117,8 +125,11 @@ def decision_boundary(model, X, y, *, resolution: int = 200, margin: float = 0.1
     return finish(figure, path)
 
 
-def _predicted_class(model, plane, where):
-    """The class ``model`` gives each row of the host array ``plane`` (host ints)."""
+def predicted_class(model, plane, where: str = "predicted_class"):
+    """The class ``model`` predicts for each row of the host array ``plane`` (samples,
+    features), as host ints, by ``decision_boundary``'s rule: the argmax of several outputs; for
+    one output, above 0.5 when the model ends in a sigmoid, above 0 otherwise (a logit).
+    ValueError, prefixed with ``where``, when the model cannot take the rows."""
     parameters = model.parameters()
     dtype = data.model_dtype(model)
     like = parameters[0].value if parameters else None
@@ -153,7 +164,7 @@ def _ends_in_sigmoid(model) -> bool:
 
 def network(model, *, input_shape=None, path=None):
     """A diagram of the architecture: the input and each top-level layer as a box from left to
-    right, its height growing with the layer's output width (log scale), labelled with the
+    right, its height growing with the square root of the layer's output size, labelled with the
     layer's class and sizes, its activation, its output shape and its parameter count; the
     model's total in the title.
 
@@ -162,14 +173,16 @@ def network(model, *, input_shape=None, path=None):
     given, else of the first layer's ``in_features``; "?" where neither is known.
 
     Returns a matplotlib Figure of 1 axes (its frame off); ``path`` saves it as a PNG. Raises
-    TypeError for a model that is not an xpnn Layer, ValueError for an ``input_shape`` the
-    layers cannot take.
+    TypeError for a model that is not an xpnn Layer, ValueError for a model without layers or an
+    ``input_shape`` the layers cannot take.
     """
     where = "xpnn.plot.network"
     path = check_path(path, where)
     if not isinstance(model, Layer):
         raise TypeError(f"{where}: model must be an xpnn Layer or Model, got {type(model).__name__}")
     layers = diagnostics.top_level_layers(model)
+    if not layers:
+        raise ValueError(f"{where}: the model has no layers: nothing to draw")
     shapes = _output_shapes(model, layers, input_shape, where)
     boxes = [("input", shapes[0], None)]
     boxes += [(diagnostics.describe(layer), shape, layer.count_params()) for layer, shape in zip(layers, shapes[1:])]
@@ -180,8 +193,9 @@ def network(model, *, input_shape=None, path=None):
     largest = max((math.prod(shape) for shape in shapes if shape), default=1)
     for position, (label, shape, count) in enumerate(boxes):
         width = math.prod(shape) if shape else None
-        # log height: a 784-wide input and a 10-wide output both stay visible
-        height = 0.25 + 0.75 * (math.log1p(width) / math.log1p(largest) if width else 0.5)
+        # square-root height: a 64-wide layer looks twice as tall as a 16-wide one, and a floor
+        # keeps a 10-wide output visible beside a 784-wide input
+        height = 0.15 + 0.85 * (math.sqrt(width / largest) if width else 0.5)
         axes.add_patch(_box(position, height, position))
         shape_text = "?" if shape is None else "(None, " + ", ".join(map(str, shape)) + ")"
         lines = [label.replace(", ", "\n"), shape_text]

@@ -34,7 +34,7 @@ def history(history, *, path=None):
     axes_grid = figure.subplots(rows, columns, squeeze=False)
     for index, key in enumerate(quantities):
         axes = axes_grid[index // columns][index % columns]
-        name = key[len(_VALIDATION):] if key.startswith(_VALIDATION) and key not in logs else key
+        name = key[len(_VALIDATION):] if key.startswith(_VALIDATION) else key  # a validation-only value
         if name in logs:
             axes.plot(epochs, logs[name], "-", marker=".", label="training")
         if _VALIDATION + name in logs:
@@ -111,8 +111,10 @@ def gradient_flow(history, *, path=None):
     across_layers.set(title="gradient norm across the layers", xlabel="layer (input side first)",
                       ylabel="gradient norm (L2)", yscale="log", xticks=positions)
     for axes in (over_epochs, across_layers):
-        axes.grid(True, which="both", alpha=0.3)
-        axes.legend(fontsize="small")
+        axes.grid(True, alpha=0.3)
+    # the layers' legend beside the figure: with many layers it would hide the lines
+    figure.legend(handles=over_epochs.lines, loc="outside right upper", fontsize="small", title="layer")
+    across_layers.legend(fontsize="small")
     return finish(figure, path)
 
 
@@ -123,7 +125,7 @@ def _positive(value: float) -> float:
 
 def _gradient_norms(history, where):
     """(layer descriptions, epochs from 1, [[norm per layer] per epoch]) from the diagnostics."""
-    if isinstance(history, dict) and ("grad_norm" in history or not history):
+    if isinstance(history, dict) and ("grad_norm" in history or "layers" in history or not history):
         diagnostics = history
     elif isinstance(getattr(history, "history", None), dict):  # a History
         diagnostics = getattr(history, "diagnostics", None) or {}
