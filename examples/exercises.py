@@ -196,8 +196,12 @@ def _figure_4(curves, path):
     for lr, losses in curves.items():
         shown = np.where(np.isfinite(losses), losses, np.nan)
         ax.plot(np.arange(1, len(losses) + 1), shown, label=f"lr {lr:g}" + ("" if np.all(np.isfinite(losses))
-                                                                            else " (NaN)"))
-    ax.set(xlabel="epoch", ylabel="training loss (MSE)", yscale="log", title="SGD learning rates on sin(x)")
+                                                                            else " (diverged: off the scale, then NaN)"))
+    # the diverging run would stretch the axis to 1e30: show the others' range, it leaves the top
+    settled = [losses for losses in curves.values() if np.all(np.isfinite(losses))]
+    top = 10 * max(float(np.max(losses)) for losses in settled) if settled else None
+    ax.set(xlabel="epoch", ylabel="training loss (MSE)", yscale="log", title="SGD learning rates on sin(x)",
+           ylim=(None, top))
     ax.legend()
     fig.savefig(path, dpi=72)
     print(f"  figure: {path}")
