@@ -253,7 +253,25 @@ def exercise_5(args):
     print(f"  best mean: {best}; the means differ by {max(means) - min(means):.3f}, "
           + ("less than one standard deviation of the splits: with 105 training samples, depth adds parameters "
              "to fit, not information" if max(means) - min(means) < spread else "more than the spread of the splits"))
+    if not args.no_plot:
+        _figure_5(results, args.out / "iris_architectures.png")
     return results
+
+
+def _figure_5(results, path):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(5.5, 3.2), layout="constrained")
+    ax = fig.subplots()
+    for position, (name, result) in enumerate(results.items()):
+        scores = result["scores"]
+        # the splits side by side, jittered a little so equal accuracies stay visible
+        ax.scatter(position + np.linspace(-0.12, 0.12, len(scores)), scores, s=14, alpha=0.6)
+        ax.errorbar(position, result["mean"], yerr=result["std"], fmt="o", color="black", capsize=6)
+    ax.set(xticks=range(len(results)), xticklabels=list(results), ylabel="test accuracy",
+           title="Iris: each split (dots), mean ± std (black)")
+    fig.savefig(path, dpi=72)
+    print(f"  figure: {path}")
 
 
 # ---------------------------------------------------------------- 6. dropout

@@ -101,7 +101,7 @@ def test_the_seven_exercises_print_their_answers(tmp_path):
     assert re.search(r"relu He .*: healthy", out) and re.search(r"relu uniform\[-1, 1\] .*: exploding", out)
     assert pngs(tmp_path) == ["activations.png", "dropout.png", "initialisation_he.png",
                               "initialisation_uniform.png", "initialisation_xavier.png", "initialisation_zeros.png",
-                              "learning_rates.png"]
+                              "iris_architectures.png", "learning_rates.png"]
 
 
 def test_vanishing_gradients_warn_for_sigmoid_and_not_for_relu_with_he(tmp_path):
