@@ -25,6 +25,7 @@ from .nn.parameter import Buffer, Parameter
 from .optim import SGD, Adam, AdamW, LBFGS, Optimizer, RMSprop, lbfgs, schedules
 optimizers = optim  # the name users know: xpnn.optimizers.Adam, xpnn.optimizers.get
 from .testing import check_backends, gradcheck
+from .training.perceptron import Perceptron
 from .training import (
     Callback, CSVLogger, EarlyStopping, History, LearningRateScheduler, Model, ModelCheckpoint, ProgressBar,
     TerminateOnNaN, TrainingHealthWarning, TrainingMonitor, callbacks, checkpoint, diagnostics, load, metrics,
@@ -57,5 +58,5 @@ __all__ = [
     "TerminateOnNaN", "ProgressBar", "CSVLogger", "TrainingMonitor", "TrainingHealthWarning",
     *LAYER_CLASSES, "PReLU",
     "Loss", "MSE", "MAE", "Huber", "BinaryCrossEntropy", "CrossEntropy",
-    "gradcheck", "check_backends",
+    "gradcheck", "check_backends", "Perceptron",
 ]
