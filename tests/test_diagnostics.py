@@ -599,3 +599,14 @@ def test_a_frozen_layer_has_no_gradient_statistics_and_raises_no_warning():
                             callbacks=[TrainingMonitor(every=1)], verbose=0)
     assert np.isnan(history.diagnostics["grad_norm"][-1][0]) and history.diagnostics["grad_ratio"][-1][1] == 1.0
     assert history.diagnostics["update_ratio"][-1][0] == 0.0  # measured: the weights did not move
+
+
+def test_a_hook_on_the_model_itself_is_not_pickled():
+    import pickle
+
+    model = xpnn.Model(xpnn.Dense(3, 2, rng=0))
+    seen = []
+    handle = model.register_forward_hook(lambda layer, x, out, training: seen.append(out))  # a closure: unpicklable
+    restored = pickle.loads(pickle.dumps(model))
+    assert "_forward_hooks" not in vars(restored) and "_forward_hooks" in vars(model)
+    handle.remove()

@@ -185,7 +185,7 @@ class Model(Sequential):
         """Pickled without the metrics' running sums (device arrays): they are reset before
         every use, and leaving them out keeps a pickle free of arrays that would not be made on
         the unpickling backend (xpnn/backend/pickling.py)."""
-        state = dict(self.__dict__)
+        state = super().__getstate__()  # Layer's: without forward hooks
         if self.metrics is not None:
             state["metrics"] = [_reset_copy(metric) for metric in self.metrics]
         return state
