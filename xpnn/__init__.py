@@ -6,7 +6,7 @@ Choose the backend with ``XPNN_BACKEND`` or ``xpnn.use_backend(name)``.
 The package has five floors, each importing only from the ones below it (ARCHITECTURE.md):
 ``backend`` (array libraries, devices, Ops), ``nn`` (the differentiable contract, activations,
 losses, layers), ``optim`` (update rules, schedules), ``training`` (train_step, fit, callbacks,
-metrics, checkpoints, Model), and the front doors (``sklearn``, ``datasets``, ``cli``).
+metrics, checkpoints, Model), and the front doors (``sklearn``, ``datasets``, ``plot``, ``cli``).
 """
 
 import sys
