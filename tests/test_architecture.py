@@ -11,7 +11,7 @@ PACKAGE = pathlib.Path(xpnn.__file__).parent
 # the floor of each top-level part of the package, bottom to top; the front doors may use the
 # package's public API (xpnn/__init__.py)
 FLOORS = {
-    "backend": 0, "utils": 1, "nn": 2, "optim": 3, "training": 4,
+    "backend": 0, "utils": 1, "nn": 2, "optim": 3, "training": 4, "distributed": 4,
     "sklearn": 5, "datasets": 5, "cli": 5, "testing": 5, "__init__": 5, "__main__": 6,
 }
 

@@ -30,7 +30,7 @@ class Model(Sequential):
     def fit(self, X, y, *, loss=None, optimizer=None, epochs: int = 1, batch_size: int | None = 32,
             shuffle: bool = True, validation_split: float = 0.0, validation_data=None,
             metrics=None, callbacks=(), seed=None, verbose: int = 1, resume_from=None,
-            sample_weight=None, class_weight=None):
+            sample_weight=None, class_weight=None, distributed=None):
         """Train with mini-batch gradient descent and return the ``History``.
 
         - ``X``: (samples, features) or (samples, ...) for layers that take more axes;
@@ -64,6 +64,11 @@ class Model(Sequential):
           ``reduction="none"`` then a weighted mean); both given, they multiply. Metrics stay
           unweighted. Validation samples keep their ``sample_weight`` under ``validation_split`` and
           take ``validation_data``'s third item otherwise; ``class_weight`` is for training only (Keras).
+        - ``distributed``: True (or an ``xpnn.distributed`` Communicator or DataParallel) trains
+          data-parallel over the processes ``mpiexec`` started, every one running this same
+          call on the same data: ``batch_size`` is then the global batch, each process takes
+          its share of every batch, and the result is the single-process run's (README,
+          "Data-parallel training over MPI"). ImportError with the install line without mpi4py.
 
         Every argument and array is checked before the first step; a ValueError or TypeError
         names the one that is wrong. A final sigmoid or softmax fed to a loss on logits (or a
@@ -81,6 +86,7 @@ class Model(Sequential):
             shuffle=shuffle, validation_split=validation_split, validation_data=validation_data,
             metrics=metrics, callbacks=callbacks, seed=seed, verbose=verbose, resume_from=resume_from,
             sample_weight=sample_weight, class_weight=class_weight, remember=self._remember,
+            distributed=distributed,
         )
         return self.history
 
