@@ -19,7 +19,6 @@ import pytest
 import xpnn
 from xpnn.backend import DeviceRandom, ops_for
 from xpnn.distributed import Communicator, DataParallel
-from xpnn.distributed.data_parallel import _share
 from xpnn.testing import assert_close
 from xpnn.training.checkpoint import CHECKPOINT_FORMAT, read_file
 
@@ -267,7 +266,7 @@ def test_data_parallel_checks_its_arguments():
 
 @pytest.mark.parametrize("n, size", [(10, 2), (33, 2), (7, 3), (5, 5)])
 def test_shares_are_contiguous_cover_the_batch_and_differ_by_one_at_most(n, size):
-    shares = [_share(n, rank, size) for rank in range(size)]
+    shares = [DataParallel(Twin(rank, size)).share(n) for rank in range(size)]
     assert shares[0][0] == 0 and shares[-1][1] == n
     assert all(a[1] == b[0] for a, b in zip(shares, shares[1:]))
     lengths = [stop - start for start, stop in shares]
