@@ -326,3 +326,19 @@ def test_a_batch_share_is_checked():
     with pytest.raises(ValueError, match=r"a draw of shape \(3, 2\) does not fit rows 2.. of a batch of 4"):
         stream.bits((3, 2), on_backend(np.zeros(1)))
     assert stream.counter == 0
+
+
+@pytest.mark.once
+@needs_mpi
+def test_the_readme_example_runs_under_mpiexec_and_rank_0_alone_prints_and_writes(tmp_path):
+    readme = (ROOT / "README.md").read_text()
+    example = readme.split("### Data-parallel training over MPI", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "train.py").write_text(example)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+               XPNN_BACKEND="numpy", OMP_NUM_THREADS="1")
+    done = subprocess.run([_mpiexec(), "-n", "2", sys.executable, "train.py"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count("Epoch 1/20") == 1 and done.stdout.count("Epoch 20/20") == 1, done.stdout
+    assert {"run.ckpt", "xor.xpnn"} <= {p.name for p in tmp_path.iterdir()}
+    assert read_file(str(tmp_path / "run.ckpt"), (CHECKPOINT_FORMAT,))["epoch"] == 20
