@@ -95,7 +95,11 @@ def _assert_same_run(got, reference, rtol, atol=0.0):
     # a hand-written loop through DataParallel.train_step; a 200-byte bucket splits every
     # weight matrix across several buckets; 33 = 17 + 16: uneven shares
     {"dtype": "float64", "epochs": 2, "batch_size": 33, "loop": True, "bucket_size": 200},
-], ids=["fit", "hand-written-loop"])
+    # BatchNorm with statistics over the global batch (DataParallel(sync_batchnorm=True)):
+    # running statistics included, uneven shares, sample weights
+    {"dtype": "float64", "epochs": 3, "batch_size": 33, "batchnorm": True, "sync_batchnorm": True,
+     "sample_weight": True, "validation": True},
+], ids=["fit", "hand-written-loop", "fit-sync-batchnorm"])
 def test_two_ranks_give_the_parameters_of_one_process_float64(tmp_path, config):
     done, _ = _launch(config, tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -146,7 +150,7 @@ def test_a_stop_decided_on_rank_0_stops_every_rank(tmp_path):
 
 @pytest.mark.once
 @needs_mpi
-def test_batchnorm_keeps_per_rank_statistics_and_the_same_weights(tmp_path):
+def test_batchnorm_by_default_keeps_per_rank_statistics_and_the_same_weights(tmp_path):
     config = {"dtype": "float64", "epochs": 2, "batch_size": 20, "batchnorm": True}
     done, _ = _launch(config, tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -258,6 +262,8 @@ def test_data_parallel_checks_its_arguments():
         DataParallel(3)
     with pytest.raises(ValueError, match="bucket_size"):
         DataParallel(Twin(), bucket_size=0)
+    with pytest.raises(TypeError, match="sync_batchnorm"):
+        DataParallel(Twin(), sync_batchnorm="yes")
     with pytest.raises(ValueError, match="a batch of 1 samples leaves process 1 of 2 none"):
         model = xpnn.Model(xpnn.Dense(2, 2, dtype="float64"))
         DataParallel(Twin(rank=1)).forward_backward(model, xpnn.losses.get("mse"), on_backend(np.zeros((1, 2))),

@@ -2,11 +2,11 @@
 trains data-parallel (every rank writes ``OUT/rank<r>.npz``); ``train(config)`` in the test
 process is the single-process run it is compared with.
 
-CONFIG (JSON): dtype, epochs, batch_size, batchnorm, sample_weight, validation, loop (a
-hand-written loop through DataParallel.train_step instead of fit), checkpoint (a path
-ModelCheckpoint writes every epoch), resume (resume_from that path), fail ({"rank", "epoch",
-"how": "raise" | "kill"}: that rank fails in the middle of that epoch), stop_on_root_at (an
-epoch after which a callback stops training on rank 0 only).
+CONFIG (JSON): dtype, epochs, batch_size, batchnorm, sync_batchnorm, bucket_size,
+sample_weight, validation, loop (a hand-written loop through DataParallel.train_step instead of
+fit), checkpoint (a path ModelCheckpoint writes every epoch), resume (resume_from that path),
+fail ({"rank", "epoch", "how": "raise" | "kill"}: that rank fails in the middle of that epoch),
+stop_on_root_at (an epoch after which a callback stops training on rank 0 only).
 """
 
 import json
@@ -119,7 +119,8 @@ def main():
     import xpnn.distributed
 
     comm = xpnn.distributed.init()
-    dp = xpnn.distributed.DataParallel(comm, bucket_size=config.get("bucket_size", 25 * 2**20))
+    dp = xpnn.distributed.DataParallel(comm, bucket_size=config.get("bucket_size", 25 * 2**20),
+                                       sync_batchnorm=config.get("sync_batchnorm", False))
     model, history = train(config, dp, comm.rank)
     np.savez(os.path.join(out, f"rank{comm.rank}.npz"), **arrays_of(model, history))
 

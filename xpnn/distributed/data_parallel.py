@@ -17,7 +17,7 @@ from ..backend import asarray_like, namespace_of, to_numpy
 from ..training import step as step_module
 from ..training.loop import evaluate_arrays
 from ..training.callbacks import CSVLogger, ModelCheckpoint, ProgressBar
-from ..utils.validation import check_int
+from ..utils.validation import check_bool, check_int
 from .communicator import Communicator, init
 
 # callbacks that print or write files: they run on rank 0 alone (the others would write the
@@ -42,6 +42,11 @@ class DataParallel:
       (default 25 MiB, PyTorch DDP's ``bucket_cap_mb``); a model with more gradient than that is
       summed bucket by bucket through the same buffer, so it never needs a second full copy of
       its gradients. Larger buckets mean fewer, larger messages.
+    - ``sync_batchnorm``: BatchNorm layers take their statistics over the whole global batch
+      (two sums over the processes in the forward pass, one in the backward pass, per layer and
+      step), so N processes reproduce one; by default (False) each process normalises its share
+      with the share's own statistics and keeps its own running statistics, as PyTorch's
+      DistributedDataParallel does without SyncBatchNorm.
 
     A hand-written loop, every process running the same code on the same GLOBAL batches::
 
@@ -53,11 +58,13 @@ class DataParallel:
     or ``dp.forward_backward(...)`` (summed gradients in ``p.grad``), then your own update.
     """
 
-    def __init__(self, communicator: Communicator | None = None, *, bucket_size: int = 25 * 2**20):
+    def __init__(self, communicator: Communicator | None = None, *, bucket_size: int = 25 * 2**20,
+                 sync_batchnorm: bool = False):
         if communicator is not None and not isinstance(communicator, Communicator):
             raise TypeError(f"DataParallel: communicator must be an xpnn.distributed.Communicator, got "
                             f"{type(communicator).__name__}")
         self.bucket_size = check_int(bucket_size, "bucket_size", "DataParallel", minimum=1)
+        self.sync_batchnorm = check_bool(sync_batchnorm, "sync_batchnorm", "DataParallel")
         self.comm = init() if communicator is None else communicator
         self._buffers = {}  # (namespace, dtype) -> the flat bucket
         self._streams = {}  # id(model) -> its random streams
@@ -87,24 +94,44 @@ class DataParallel:
         if stop == start:
             raise ValueError(f"DataParallel: a batch of {n} samples leaves process {self.rank} of {self.size} "
                              "none; every global batch needs at least one sample per process")
-        streams = self._random_streams(model)
-        for stream in streams:
-            stream.set_batch_share(start, n)
-        try:
-            local_weight = None if sample_weight is None else sample_weight[start:stop]
-            out, value = step_module.forward_backward(model, loss, x[start:stop, ...], y[start:stop, ...],
-                                                      params, local_weight)
-        finally:
-            for stream in streams:
-                stream.set_batch_share(None)
+        local_weight = None if sample_weight is None else sample_weight[start:stop]
         if sample_weight is None:
             scale = (stop - start) / n
         else:  # the loss divides by the share's weight sum: W_r / W makes it the batch's
             xp = namespace_of(sample_weight=sample_weight)
             total = xp.sum(sample_weight)
             scale = xp.sum(local_weight) / xp.where(total > 0, total, xp.ones_like(total))
-        self.allreduce_gradients(params, scale)
+        streams, norms = self._random_streams(model), self._synchronized(model)
+        for stream in streams:
+            stream.set_batch_share(start, n)
+        for layer in norms:
+            layer.set_batch_sum(self._sum_over_ranks, n)
+        try:
+            # the loss's gradient scaled at its source, so that every process's backward pass
+            # carries dL/d(output) of the GLOBAL mean loss: what synchronised BatchNorm sums
+            out, value = step_module.forward_backward(model, _Scaled(loss, scale), x[start:stop, ...],
+                                                      y[start:stop, ...], params, local_weight)
+        finally:
+            for stream in streams:
+                stream.set_batch_share(None)
+            for layer in norms:
+                layer.set_batch_sum(None)
+        self.allreduce_gradients(params)
         return out, value
+
+    def _sum_over_ranks(self, array):
+        xp = namespace_of(array=array)
+        flat = xp.reshape(array, (-1,))
+        return xp.reshape(self.comm.allreduce_sum(xp.asarray(flat, copy=True)), tuple(array.shape))
+
+    def _synchronized(self, model) -> list:
+        if not self.sync_batchnorm:
+            return []
+        key = ("norms", id(model))
+        layers = self._streams.get(key)
+        if layers is None:  # the layers that declare they can take statistics over processes
+            layers = self._streams[key] = [layer for layer in model.walk() if hasattr(layer, "set_batch_sum")]
+        return layers
 
     def train_step(self, model, loss, optimizer, x, y, params=None, sample_weight=None):
         """``forward_backward`` then ``optimizer.step(params)``: the same update on every
@@ -273,6 +300,18 @@ class DataParallel:
 
     def __repr__(self) -> str:
         return f"DataParallel({self.comm!r}, bucket_size={self.bucket_size})"
+
+
+class _Scaled:
+    """``loss`` whose backward pass returns ``scale`` times its gradient (the value unchanged)."""
+
+    def __init__(self, loss, scale):
+        self.loss, self.scale = loss, scale
+
+    def forward(self, pred, target, sample_weight=None):
+        value, backward = (self.loss.forward(pred, target) if sample_weight is None
+                           else self.loss.forward(pred, target, sample_weight=sample_weight))
+        return value, lambda: backward() * self.scale
 
 
 def _size(array) -> int:
