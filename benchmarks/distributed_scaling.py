@@ -83,8 +83,9 @@ def main(argv=None) -> int:
                 row["threads"] = threads
                 results.setdefault((name, n), []).append(row)
             shares.append(probe.share())
-    print(f"xpnn {git_revision()}, {cores} cores, {args.rounds} rounds, BLAS threads per rank = cores // N; "
-          + load_line(shares))
+    threads = (f"{args.threads_per_rank} BLAS thread(s) per rank" if args.threads_per_rank
+               else "BLAS threads per rank = cores // N")
+    print(f"xpnn {git_revision()}, {cores} cores, {args.rounds} rounds, {threads}; " + load_line(shares))
     print()
     print("| workload | ranks | global batch | per rank | steps/s | spread | vs 1 rank | all-reduce ms | "
           "all-reduce share | gradient MB |")
