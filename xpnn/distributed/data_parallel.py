@@ -2,9 +2,10 @@
 its contiguous share of each global batch, and the gradients are summed across processes
 before one identical update on every process.
 
-The gradient each process contributes is weighted by its share (``n_r / n``, or with sample
-weights ``W_r / W``, the share's and the batch's weight sums), so that the sum is exactly the
-gradient of the global batch's (weighted) mean loss, as one process computes it. Dropout
+Each process's loss gradient is weighted by its share at the source (``n_r / n``, or with
+sample weights ``W_r / W``, the share's and the batch's weight sums), so that the summed
+parameter gradients are exactly those of the global batch's (weighted) mean loss, as one process
+computes them (to rounding: the sums run in another order). Dropout
 draws the rows of the whole batch's masks that belong to the share
 (``DeviceRandom.set_batch_share``), so the masks are the single process's, sliced. Gradient
 clipping, weight decay and the update run on the summed gradient, so clip-by-norm sees the
@@ -13,7 +14,9 @@ global norm.
 
 from __future__ import annotations
 
-from ..backend import asarray_like, namespace_of, to_numpy
+import math
+
+from ..backend import asarray_like, host_namespace, namespace_of, to_numpy
 from ..training import step as step_module
 from ..training.loop import evaluate_arrays
 from ..training.callbacks import CSVLogger, ModelCheckpoint, ProgressBar
@@ -67,7 +70,7 @@ class DataParallel:
         self.sync_batchnorm = check_bool(sync_batchnorm, "sync_batchnorm", "DataParallel")
         self.comm = init() if communicator is None else communicator
         self._buffers = {}  # (namespace, dtype) -> the flat bucket
-        self._streams = {}  # id(model) -> its random streams
+        self._layers = {}  # (what, id(model)) -> (model, its layers of that kind): see _cached
         self._epoch = []  # (value, rows, weight sum or None, outputs or None) per step, fit only
 
     @property
@@ -127,11 +130,16 @@ class DataParallel:
     def _synchronized(self, model) -> list:
         if not self.sync_batchnorm:
             return []
-        key = ("norms", id(model))
-        layers = self._streams.get(key)
-        if layers is None:  # the layers that declare they can take statistics over processes
-            layers = self._streams[key] = [layer for layer in model.walk() if hasattr(layer, "set_batch_sum")]
-        return layers
+        # the layers that declare they can take their statistics over processes
+        return self._cached("norms", model, lambda: [layer for layer in model.walk() if hasattr(layer, "set_batch_sum")])
+
+    def _cached(self, what: str, model, find) -> list:
+        # walking the layers every step costs; the model is kept with its entry so that a new
+        # model given the id of a collected one is not mistaken for it
+        held = self._layers.get((what, id(model)))
+        if held is None or held[0] is not model:
+            held = self._layers[(what, id(model))] = (model, find())
+        return held[1]
 
     def train_step(self, model, loss, optimizer, x, y, params=None, sample_weight=None):
         """``forward_backward`` then ``optimizer.step(params)``: the same update on every
@@ -157,7 +165,7 @@ class DataParallel:
         xp = namespace_of(grad=group[0].grad)
         dtype = group[0].grad.dtype
         itemsize = xp.finfo(dtype).bits // 8
-        total = sum(_size(p.grad) for p in group)
+        total = sum(math.prod(p.grad.shape) for p in group)
         capacity = max(1, min(self.bucket_size // itemsize, total))
         key = (id(xp), dtype)
         buffer = self._buffers.get(key)
@@ -193,10 +201,7 @@ class DataParallel:
             p.grad = xp.reshape(flat, tuple(p.grad.shape))
 
     def _random_streams(self, model) -> list:
-        streams = self._streams.get(id(model))
-        if streams is None:
-            streams = self._streams[id(model)] = [s for layer in model.walk() for s in layer.random_streams()]
-        return streams
+        return self._cached("streams", model, lambda: [s for layer in model.walk() for s in layer.random_streams()])
 
     # -- the same state everywhere
     def broadcast_model(self, model, optimizer=None) -> None:
@@ -299,7 +304,7 @@ class DataParallel:
         trainer.stop_training, trainer.history.stop_reason = stop, reason
 
     def __repr__(self) -> str:
-        return f"DataParallel({self.comm!r}, bucket_size={self.bucket_size})"
+        return f"DataParallel({self.comm!r}, bucket_size={self.bucket_size}, sync_batchnorm={self.sync_batchnorm})"
 
 
 class _Scaled:
@@ -314,17 +319,8 @@ class _Scaled:
         return value, lambda: backward() * self.scale
 
 
-def _size(array) -> int:
-    count = 1
-    for n in array.shape:
-        count *= n
-    return count
-
-
 def _host_concat(pieces):
     # host NumPy arrays, concatenated without naming numpy (only xpnn/backend may)
-    from ..backend import host_namespace
-
     return host_namespace().concat(pieces, axis=0)
 
 
