@@ -190,6 +190,16 @@ def test_a_failing_rank_ends_the_job_and_the_last_checkpoint_resumes(tmp_path, h
         np.testing.assert_array_equal(first[key], second[key], err_msg=key)
 
 
+@pytest.mark.once
+@needs_mpi
+def test_the_communicator_of_init_under_mpiexec(tmp_path):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    done = subprocess.run([_mpiexec(), "-n", "2", sys.executable, str(HERE / "distributed" / "communicator_check.py")],
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert sorted(done.stdout.split("\n"))[-2:] == ["ok 0", "ok 1"], done.stdout
+
+
 # ---------------------------------------------------------------- in-process, no MPI
 
 class Twin(Communicator):
@@ -349,3 +359,38 @@ def test_the_readme_example_runs_under_mpiexec_and_rank_0_alone_prints_and_write
     assert done.stdout.count("Epoch 1/20") == 1 and done.stdout.count("Epoch 20/20") == 1, done.stdout
     assert {"run.ckpt", "xor.xpnn"} <= {p.name for p in tmp_path.iterdir()}
     assert read_file(str(tmp_path / "run.ckpt"), (CHECKPOINT_FORMAT,))["epoch"] == 20
+
+
+def test_one_rank_is_the_plain_step_with_dropout_and_synchronised_batchnorm(xp):
+    # a job of one: the share is the batch, every sum over processes is the identity
+    def model():
+        xpnn.set_seed(2)
+        return xpnn.Model(xpnn.Dense(3, 4, dtype="float64"), xpnn.BatchNorm(4, dtype="float64"),
+                          xpnn.Dropout(0.5, seed=1), xpnn.Dense(4, 2, dtype="float64"))
+
+    x, y = on_backend(host_normal(6, 3)), on_backend(host_normal(6, 2, seed=1))
+    weights = on_backend(np.linspace(0.0, 1.0, 6))
+    plain, parallel = model(), model()
+    loss = xpnn.losses.get("mse")
+    xpnn.training.step.forward_backward(plain, loss, x, y, plain.parameters(), weights)
+    DataParallel(Twin(size=1), sync_batchnorm=True).forward_backward(parallel, loss, x, y, sample_weight=weights)
+    for mine, theirs in zip(parallel.parameters(), plain.parameters()):
+        assert_close(mine.grad, theirs.grad, rtol=1e-13)
+    for (_, mine), (_, theirs) in zip(parallel.named_state(), plain.named_state()):
+        assert_close(mine.value, theirs.value, rtol=1e-13)
+
+
+@pytest.mark.parametrize("shape", [(6, 4), (6, 4, 3, 2)])
+def test_batchnorm_over_one_process_is_batchnorm(xp, shape):
+    x, dout = on_backend(host_normal(*shape)), on_backend(host_normal(*shape, seed=1))
+    plain, summed = xpnn.BatchNorm(4, dtype="float64"), xpnn.BatchNorm(4, dtype="float64")
+    summed.set_batch_sum(lambda array: array, shape[0])
+    (out, backward), (out_summed, backward_summed) = plain.forward(x), summed.forward(x)
+    assert_close(out_summed, out, rtol=1e-13)
+    assert_close(backward_summed(dout), backward(dout), rtol=1e-12, atol=1e-14)
+    for name in ("running_mean", "running_var"):
+        assert_close(getattr(summed, name).value, getattr(plain, name).value, rtol=1e-13, atol=1e-15)
+    for name in ("gamma", "beta"):
+        assert_close(getattr(summed, name).grad, getattr(plain, name).grad, rtol=1e-13)
+    summed.set_batch_sum(None)
+    assert_close(summed.forward(x, training=False)[0], plain.forward(x, training=False)[0], rtol=1e-13)

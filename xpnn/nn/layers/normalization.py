@@ -130,7 +130,7 @@ class BatchNorm(Layer):
             dxhat = dout if gamma is None else dout * xp.reshape(gamma.value, along)
             if synchronised is not None:  # the means of the formula over the global batch
                 sums = total(xp.stack([xp.sum(dxhat, axis=axes), xp.sum(dxhat * xhat, axis=axes)]))
-                shaped = [xp.reshape(row, (1, -1) if x.ndim == 2 else (1, -1, 1, 1)) / n for row in sums]
+                shaped = [xp.reshape(sums[row, ...], (1, -1) if x.ndim == 2 else (1, -1, 1, 1)) / n for row in (0, 1)]
                 return invstd * (dxhat - shaped[0] - xhat * shaped[1])
             if training:  # the batch statistics depend on x too
                 return _standardize_backward(xp, dxhat, xhat, invstd, axes)
