@@ -72,6 +72,7 @@ class DataParallel:
         self._buffers = {}  # (namespace, dtype) -> the flat bucket
         self._layers = {}  # (what, id(model)) -> (model, its layers of that kind): see _cached
         self._epoch = []  # (value, rows, weight sum or None, outputs or None) per step, fit only
+        self._keep_outputs = False  # fit has metrics to compute from the outputs
 
     @property
     def rank(self) -> int:
@@ -239,6 +240,7 @@ class DataParallel:
         """Rank 0's model, optimizer, random streams and shuffling order everywhere; the
         callbacks that print or write kept on rank 0 alone."""
         trainer.rank = self.rank
+        self._keep_outputs = bool(trainer.metrics)
         self.broadcast_model(trainer.model, trainer.optimizer)
         state = self.comm.broadcast(trainer.shuffle_rng.bit_generator.state if self.comm.is_root else None)
         trainer.shuffle_rng.bit_generator.state = state
@@ -246,14 +248,14 @@ class DataParallel:
             trainer.callbacks = [c for c in trainer.callbacks if not isinstance(c, ROOT_ONLY_CALLBACKS)]
         self._epoch = []
 
-    def fit_step(self, trainer, x, y, params, sample_weight=None):
-        """One step of ``fit`` on the global batch; keeps what the epoch's logs need."""
-        out, value = self.train_step(trainer.model, trainer.loss, trainer.optimizer, x, y, params, sample_weight)
+    def fit_step(self, model, loss, optimizer, x, y, params, sample_weight=None):
+        """``train_step`` for ``fit`` (after ``begin``): also keeps what the epoch's logs need."""
+        out, value = self.train_step(model, loss, optimizer, x, y, params, sample_weight)
         start, stop = self.share(x.shape[0])
         xp = namespace_of(x=x)
         weight = None if sample_weight is None else xp.sum(sample_weight[start:stop])
-        self._epoch.append((value, stop - start, weight, out if trainer.metrics else None))
-        return value
+        self._epoch.append((value, stop - start, weight, out if self._keep_outputs else None))
+        return out, value
 
     def epoch_logs(self, trainer, y_epoch, bounds, validation) -> dict:
         """The epoch's logs, the same on every process: rank 0 gathers each process's losses

@@ -220,8 +220,12 @@ class Trainer:
             raise
         self._undo = None
         strategy = self.strategy
+        take_step, step_metrics = train_step, self.metrics
         if strategy is not None:  # rank 0's state everywhere; its callbacks alone print and write
             strategy.begin(self)
+            # a step on this process's share: its outputs are not the batch's, so the metrics
+            # are computed from all processes' outputs at the end of the epoch
+            take_step, step_metrics = strategy.fit_step, ()
         if self.on_start is not None:
             self.on_start()
         batch_listeners = [c for c in self.callbacks if type(c).on_batch_end is not Callback.on_batch_end]
@@ -242,15 +246,12 @@ class Trainer:
             for batch, (start, stop) in enumerate(bounds):
                 xb, yb = X_epoch[start:stop, ...], y_epoch[start:stop, ...]
                 wb = None if w_epoch is None else w_epoch[start:stop]
-                if strategy is not None:  # this process's share; outputs kept for the epoch's logs
-                    value = strategy.fit_step(self, xb, yb, params, wb)
-                else:
-                    out, value = train_step(self.model, self.loss, self.optimizer, xb, yb, params, wb)
-                    values.append(value)
-                    if wb is not None:
-                        batch_weights.append(xp.sum(wb))
-                    for metric in self.metrics:
-                        metric.update(out, yb)
+                out, value = take_step(self.model, self.loss, self.optimizer, xb, yb, params, wb)
+                values.append(value)
+                if wb is not None:
+                    batch_weights.append(xp.sum(wb))
+                for metric in step_metrics:
+                    metric.update(out, yb)
                 for callback in batch_listeners:  # most runs have none: no logs dict to build
                     callback.on_batch_end(batch, {"loss": value, "size": stop - start})
             if strategy is not None:  # reduced over the processes, the same on each
