@@ -18,5 +18,8 @@ for backend in ("numpy", "array_api_strict"):
         total = comm.allreduce_sum(buffer)
         assert xpnn.backend.backend_name_of(xpnn.backend.namespace_of(total=total)) == backend
         np.testing.assert_array_equal(xpnn.to_numpy(total), 2 * np.arange(5.0) + 1)
+        same = comm.broadcast_array(xpnn.asarray(np.full((2, 3), float(comm.rank))))
+        assert xpnn.backend.backend_name_of(xpnn.backend.namespace_of(same=same)) == backend
+        np.testing.assert_array_equal(xpnn.to_numpy(same), np.zeros((2, 3)))
 comm.barrier()
 print("ok", comm.rank, flush=True)

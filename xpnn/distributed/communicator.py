@@ -48,6 +48,12 @@ class Communicator(ABC):
         """``obj`` as ``root`` holds it, returned on every process (any picklable object; give
         arrays as host NumPy arrays, ``to_numpy``)."""
 
+    def broadcast_array(self, array, root: int = 0):
+        """``root``'s values of ``array`` on every process, as an array on the caller's backend
+        (each process passes an array of its own, of any shape: only root's is read)."""
+        host = self.broadcast(to_numpy(array) if self.rank == root else None, root=root)
+        return asarray_like(host, like=array)
+
     @abstractmethod
     def gather(self, obj, root: int = 0):
         """The list of every process's ``obj`` in rank order on ``root``; None elsewhere."""
