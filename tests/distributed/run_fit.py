@@ -5,8 +5,9 @@ process is the single-process run it is compared with.
 CONFIG (JSON): dtype, epochs, batch_size, batchnorm, sync_batchnorm, bucket_size,
 sample_weight, validation, loop (a hand-written loop through DataParallel.train_step instead of
 fit), checkpoint (a path ModelCheckpoint writes every epoch), resume (resume_from that path),
-fail ({"rank", "epoch", "how": "raise" | "kill"}: that rank fails in the middle of that epoch),
-stop_on_root_at (an epoch after which a callback stops training on rank 0 only).
+fail ({"rank", "epoch", "how": "raise" | "kill", "marker": a file it writes first}: that rank
+fails in the middle of that epoch), stop_on_root_at (an epoch after which a callback stops
+training on rank 0 only).
 """
 
 import json
@@ -20,9 +21,9 @@ import xpnn
 
 
 class _FailOnce(xpnn.Callback):
-    def __init__(self, rank, epoch, how, my_rank):
+    def __init__(self, rank, epoch, how, my_rank, marker):
         super().__init__()
-        self.rank, self.epoch, self.how, self.my_rank = rank, epoch, how, my_rank
+        self.rank, self.epoch, self.how, self.my_rank, self.marker = rank, epoch, how, my_rank, marker
         self.current = None
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -30,6 +31,9 @@ class _FailOnce(xpnn.Callback):
 
     def on_batch_end(self, batch, logs=None):
         if self.my_rank == self.rank and self.current == self.epoch and batch == 1:
+            # the test's evidence that the job ended here: mpiexec may cut the rank's output short
+            with open(self.marker, "w") as handle:
+                handle.write(f"rank {self.my_rank} fails in epoch {self.epoch} ({self.how})")
             if self.how == "kill":
                 os.kill(os.getpid(), signal.SIGKILL)
             raise RuntimeError(f"rank {self.my_rank} fails in epoch {self.epoch}")

@@ -165,6 +165,7 @@ def _abort_on_uncaught(comm: MPICommunicator) -> None:
                 traceback.print_exception(kind, value, trace)
             else:
                 previous(kind, value, trace)
+            sys.stdout.flush()
             sys.stderr.flush()
         finally:
             comm.abort(1)
