@@ -9,9 +9,10 @@ import xpnn
 
 PACKAGE = pathlib.Path(xpnn.__file__).parent
 # the floor of each top-level part of the package, bottom to top; the front doors may use the
-# package's public API (xpnn/__init__.py)
+# package's public API (xpnn/__init__.py); distributed sits beside training, on its floor:
+# it drives training's step and loop, and fit imports it only when asked for (distributed=...)
 FLOORS = {
-    "backend": 0, "utils": 1, "nn": 2, "optim": 3, "training": 4,
+    "backend": 0, "utils": 1, "nn": 2, "optim": 3, "training": 4, "distributed": 4,
     "sklearn": 5, "datasets": 5, "plot": 5, "cli": 5, "testing": 5, "__init__": 5, "__main__": 6,
 }
 

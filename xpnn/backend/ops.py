@@ -143,17 +143,21 @@ class Ops:
         return p
 
     # ------------------------------------------------------------------ random bits
-    def random_bits(self, size: int, *, key: int, counter: int):
+    def random_bits(self, size: int, *, key: int, counter: int, offset: int = 0):
         """``size`` random 32-bit words (uint32, shape (size,)) of the Philox4x32-10 stream
         ``key`` (an int < 2**64) at draw ``counter`` (an int < 2**64): word ``i`` is output
         ``i % 4`` of the block whose counter is (i // 4, 0, counter low 32 bits, counter high
         32 bits). The same key and counter give the same words on every backend, whatever the
-        size; a counter is used once per draw, so draws never overlap. Written with unsigned
-        integer operations only: products of two 32-bit words are taken in uint64."""
+        size; a counter is used once per draw, so draws never overlap. ``offset`` >= 0 starts
+        at word ``offset`` of the draw: words ``offset .. offset + size - 1``, the slice of a
+        larger draw that one process of a data-parallel job needs (``xpnn.distributed``).
+        Written with unsigned integer operations only: products of two 32-bit words are
+        taken in uint64."""
         xp = self.xp
-        blocks = -(-size // 4)
+        first, skip = divmod(offset, 4)
+        blocks = -(-(skip + size) // 4)
         u64 = xp.uint64
-        c0 = xp.arange(blocks, dtype=u64)
+        c0 = xp.arange(first, first + blocks, dtype=u64)
         c1 = xp.zeros((blocks,), dtype=u64)
         c2 = xp.full((blocks,), counter & _LOW_32, dtype=u64)
         c3 = xp.full((blocks,), counter >> 32, dtype=u64)
@@ -165,7 +169,7 @@ class Ops:
             c0, c1, c2, c3 = hi1 ^ c1 ^ k0, lo1, hi0 ^ c3 ^ k1, lo0
             k0, k1 = (k0 + _PHILOX_W0) & _LOW_32, (k1 + _PHILOX_W1) & _LOW_32
         words = xp.reshape(xp.stack([c0, c1, c2, c3], axis=1), (-1,))
-        return xp.astype(words[:size], xp.uint32)
+        return xp.astype(words[skip:skip + size], xp.uint32)
 
     # ------------------------------------------------------------------ convolution
     def im2col(self, x, kernel_size, stride, dilation):
@@ -257,12 +261,13 @@ class NumPyOps(Ops):
             buffer = buffers[like.dtype] = numpy.empty((size,), dtype=like.dtype)
         return buffer[:size].reshape(like.shape)
 
-    def random_bits(self, size: int, *, key: int, counter: int):
+    def random_bits(self, size: int, *, key: int, counter: int, offset: int = 0):
         # the generic method's rounds, each operation written into one of six arrays made once
         # per call instead of a new array per operation
-        blocks = -(-size // 4)
+        first, skip = divmod(offset, 4)
+        blocks = -(-(skip + size) // 4)
         u64 = numpy.uint64
-        c0, c1 = numpy.arange(blocks, dtype=u64), numpy.zeros(blocks, dtype=u64)
+        c0, c1 = numpy.arange(first, first + blocks, dtype=u64), numpy.zeros(blocks, dtype=u64)
         c2, c3 = numpy.full(blocks, counter & _LOW_32, dtype=u64), numpy.full(blocks, counter >> 32, dtype=u64)
         t0, t1 = numpy.empty(blocks, dtype=u64), numpy.empty(blocks, dtype=u64)
         k0, k1 = key & _LOW_32, key >> 32
@@ -282,7 +287,7 @@ class NumPyOps(Ops):
         words = numpy.empty((blocks, 4), dtype=numpy.uint32)
         for column, word in enumerate((c0, c1, c2, c3)):
             words[:, column] = word
-        return words.reshape(-1)[:size]
+        return words.reshape(-1)[skip:skip + size]
 
     def im2col(self, x, kernel_size, stride, dilation):
         # one strided view of every window (sliding_window_view) and one copy out of it, in

@@ -76,13 +76,39 @@ class DeviceRandom:
             self.seed = int(rng(seed).integers(2**63))
         self.counter = 0
         self._legacy = None  # the NumPy generator of a stream restored from xpnn 0.1
+        self._rows = None  # (first row, rows of the whole batch) while drawing for a share
+
+    def set_batch_share(self, first: int | None, rows: int | None = None) -> None:
+        """Draw, until told otherwise, rows ``first .. first + n - 1`` of what a draw for the
+        whole batch of ``rows`` rows would give, ``n`` being the leading size asked for: the
+        masks of one process's share of a batch are then the slice of the single-process
+        masks (``xpnn.distributed``). ``first=None`` goes back to whole draws. Not saved in
+        ``state_dict``: it belongs to the step, not to the stream."""
+        if first is None:
+            self._rows = None
+            return
+        if isinstance(first, bool) or not isinstance(first, int) or first < 0 or \
+                isinstance(rows, bool) or not isinstance(rows, int) or rows <= first:
+            raise ValueError(f"DeviceRandom.set_batch_share: need ints 0 <= first < rows, got first={first!r}, rows={rows!r}")
+        if self._legacy is not None:
+            raise ValueError("DeviceRandom.set_batch_share: a stream resumed from an xpnn 0.1 checkpoint draws "
+                             "from a host generator, which cannot draw a slice")
+        self._rows = (first, rows)
 
     def bits(self, shape: tuple, like):
         """Random uint32 words of ``shape`` on the backend of ``like`` (C order: word i of the
-        draw is element i); moves the stream on by one draw."""
+        draw is element i); moves the stream on by one draw. Under ``set_batch_share`` the
+        words are rows of the whole batch's draw (shape[0] rows from the share's first)."""
         xp = namespace_of(like=like)
         size = math.prod(shape)
-        words = ops_for(xp).random_bits(size, key=self.seed % 2**64, counter=self.counter % 2**64)
+        offset = 0
+        if self._rows is not None:
+            first, rows = self._rows
+            if not shape or first + shape[0] > rows:
+                raise ValueError(f"DeviceRandom: a draw of shape {tuple(shape)} does not fit rows {first}.. of "
+                                 f"a batch of {rows}")
+            offset = first * (size // shape[0] if shape[0] else 0)
+        words = ops_for(xp).random_bits(size, key=self.seed % 2**64, counter=self.counter % 2**64, offset=offset)
         self.counter += 1
         return xp.reshape(words, tuple(shape))
 

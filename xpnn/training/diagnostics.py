@@ -659,8 +659,11 @@ class NonFiniteGuard:
     after a failure. The copies double the memory the weights and optimizer state take.
     """
 
-    def __init__(self, trainer, *, warn: bool = True):
+    def __init__(self, trainer, *, warn: bool = True, replay: bool = True):
         self.trainer, self.warn = trainer, warn  # warn=False: a TerminateOnNaN callback reports it
+        # replay=False (data-parallel training, where a process holds only its share of each
+        # step): restore the epoch's start without looking for the step
+        self.replay = replay
         self.failed_epoch = self.message = None
         self.finding = None  # after a failure: (epoch, batch, stage, LayerRef)
         self._snapshot = None
@@ -699,12 +702,16 @@ class NonFiniteGuard:
         if math.isfinite(loss) and _all_finite([p.value for p in model.parameters()]):
             return False
         self.failed_epoch = epoch
-        found = self._replay(batches, bounds)
+        found = self._replay(batches, bounds) if self.replay else None
         if found is None:
             self.restore_epoch_start()
             layer = LayerRef(None, "an unknown layer")
             batch, what = None, ("the loss or the weights became NaN or infinite, but replaying the epoch did "
-                                 "not reproduce it; the weights from the start of the epoch are restored")
+                                 "not reproduce it; the weights from the start of the epoch are restored"
+                                 if self.replay else
+                                 "the loss or the weights became NaN or infinite (data-parallel training: the "
+                                 "epoch is not replayed to find the step); the weights from the start of the "
+                                 "epoch are restored")
         else:
             batch, stage, layer = found
             what = {
@@ -716,7 +723,7 @@ class NonFiniteGuard:
         self.finding = (epoch, batch, None if found is None else found[1], layer)
         step = f"epoch {epoch + 1}" + ("" if batch is None else f", batch {batch + 1}")
         self.message = message = f"non-finite values at {step}: {what}; {_REMEDY}"
-        if self.warn:
+        if self.warn and getattr(self.trainer, "rank", 0) == 0:  # one process speaks for a distributed run
             _warn(TrainingHealthWarning(message, kind="non_finite", layer=layer, epoch=epoch, batch=batch))
         self.trainer.stop(message)
         return True

@@ -48,6 +48,8 @@ class Trainer:
         self._undo = None
         self.on_start = None  # called when every check has passed, before the first step
         self.guard = None  # diagnostics.NonFiniteGuard with terminate_on_nan (fit's default)
+        self.strategy = None  # xpnn.distributed.DataParallel for fit(distributed=...)
+        self.rank = 0  # this process's number in a distributed run
 
     def log_keys(self) -> list[str]:
         """The keys every epoch's logs will hold: the loss and the metrics, and their ``val_``
@@ -221,6 +223,13 @@ class Trainer:
                 self._undo()
             raise
         self._undo = None
+        strategy = self.strategy
+        take_step, step_metrics = train_step, self.metrics
+        if strategy is not None:  # rank 0's state everywhere; its callbacks alone print and write
+            strategy.begin(self)
+            # a step on this process's share: its outputs are not the batch's, so the metrics
+            # are computed from all processes' outputs at the end of the epoch
+            take_step, step_metrics = strategy.fit_step, ()
         if self.on_start is not None:
             self.on_start()
         batch_listeners = [c for c in self.callbacks if type(c).on_batch_end is not Callback.on_batch_end]
@@ -243,26 +252,33 @@ class Trainer:
             for batch, (start, stop) in enumerate(bounds):
                 xb, yb = X_epoch[start:stop, ...], y_epoch[start:stop, ...]
                 wb = None if w_epoch is None else w_epoch[start:stop]
-                out, value = train_step(self.model, self.loss, self.optimizer, xb, yb, params, wb)
+                out, value = take_step(self.model, self.loss, self.optimizer, xb, yb, params, wb)
                 values.append(value)
                 if wb is not None:
                     batch_weights.append(xp.sum(wb))
-                for metric in self.metrics:
+                for metric in step_metrics:
                     metric.update(out, yb)
                 for callback in batch_listeners:  # most runs have none: no logs dict to build
                     callback.on_batch_end(batch, {"loss": value, "size": stop - start})
-            logs = {"loss": mean_loss(xp, values, bounds, samples, batch_weights)}  # the one host read
-            if self.guard is not None:  # NaN or inf: stop, with the weights from before the step that made it
-                self.guard.end_epoch(epoch, logs["loss"], (X_epoch, y_epoch, w_epoch), bounds)
-            logs.update({metric.name: metric.result() for metric in self.metrics})
-            if validation is not None:
-                X_val, y_val, w_val = validation
-                logs.update({f"val_{k}": v for k, v in evaluate_arrays(
-                    self.model, X_val, y_val, self.loss, self.metrics, self.batch_size, w_val).items()})
+            if strategy is not None:  # reduced over the processes, the same on each
+                logs = strategy.epoch_logs(self, y_epoch, bounds, validation)
+                if self.guard is not None:  # the same logs and weights on every process: the same decision
+                    self.guard.end_epoch(epoch, logs["loss"], (X_epoch, y_epoch, w_epoch), bounds)
+            else:
+                logs = {"loss": mean_loss(xp, values, bounds, samples, batch_weights)}  # the one host read
+                if self.guard is not None:  # NaN or inf: stop, with the weights from before the step that made it
+                    self.guard.end_epoch(epoch, logs["loss"], (X_epoch, y_epoch, w_epoch), bounds)
+                logs.update({metric.name: metric.result() for metric in self.metrics})
+                if validation is not None:
+                    X_val, y_val, w_val = validation
+                    logs.update({f"val_{k}": v for k, v in evaluate_arrays(
+                        self.model, X_val, y_val, self.loss, self.metrics, self.batch_size, w_val).items()})
             self.history.append(epoch, logs)
             self.completed_epochs = epoch + 1
             self.optimizer.on_epoch_end(epoch, logs)
             self._call("on_epoch_end", epoch, logs)
+            if strategy is not None:  # rank 0 decides, so that no process trains on alone
+                strategy.agree_on_stop(self)
         self._call("on_train_end", {})
         return self.history
 
@@ -429,12 +445,17 @@ def check_output_for_loss(model, loss, where: str) -> None:
 def fit(model, X, y, *, loss=None, optimizer=None, epochs: int = 1, batch_size: int | None = 32,
         shuffle: bool = True, validation_split: float = 0.0, validation_data=None,
         metrics="auto", callbacks=(), seed=None, verbose: int = 1, resume_from=None,
-        sample_weight=None, class_weight=None, terminate_on_nan: bool = True, remember=None) -> History:
+        sample_weight=None, class_weight=None, terminate_on_nan: bool = True, remember=None,
+        distributed=None) -> History:
     """Train ``model`` (any Layer) on (X, y); see ``Model.fit`` for the arguments.
     ``remember(loss, optimizer, metric_list, input_shape)`` is called once every check has
     passed, before the first step (``Model`` keeps them as its training configuration)."""
     where = "fit"
     terminate_on_nan = check_bool(terminate_on_nan, "terminate_on_nan", where)
+    strategy = None
+    if distributed is not None and distributed is not False:  # mpi4py only when asked for
+        from ..distributed.data_parallel import data_parallel
+        strategy = data_parallel(distributed, where)
     epochs = check_int(epochs, "epochs", where, minimum=0)
     batch_size = check_optional_int(batch_size, "batch_size", where, minimum=1)
     validation_split = check_number(validation_split, "validation_split", where, low=0, high=1, high_open=True)
@@ -516,6 +537,8 @@ def fit(model, X, y, *, loss=None, optimizer=None, epochs: int = 1, batch_size: 
             f"{where}: batch_size={batch_size} {batches}, and {type(layer).__name__} needs at least "
             f"{layer.min_training_batch} per batch to train; choose another batch_size"
         )
+    if strategy is not None:
+        strategy.check(model, X.shape[0], step, where)
     if verbose and not any(isinstance(c, ProgressBar) for c in callbacks):
         callbacks.append(ProgressBar(per_epoch_lines=verbose == 2))
     callbacks.sort(key=lambda c: c.order)  # stable: list order within one order value
@@ -523,9 +546,12 @@ def fit(model, X, y, *, loss=None, optimizer=None, epochs: int = 1, batch_size: 
                       batch_size=batch_size, shuffle=shuffle, shuffle_rng=_shuffle_generator(seed, where),
                       has_validation=validation is not None,
                       steps_per_epoch=-(-X.shape[0] // step), verbose=verbose)
+    trainer.strategy = strategy
     reporter = any(isinstance(c, TerminateOnNaN) for c in callbacks)
     if terminate_on_nan or reporter:
-        trainer.guard = NonFiniteGuard(trainer, warn=not reporter)
+        # distributed: each process took only its share of a step, so the epoch is not replayed
+        # step by step; the weights from the epoch's start are restored on every process alike
+        trainer.guard = NonFiniteGuard(trainer, warn=not reporter, replay=strategy is None)
     for callback in callbacks:
         callback.set_trainer(trainer)
     check_optimizer_schedule(trainer)

@@ -31,7 +31,7 @@ class Model(Sequential):
     def fit(self, X, y, *, loss=None, optimizer=None, epochs: int = 1, batch_size: int | None = 32,
             shuffle: bool = True, validation_split: float = 0.0, validation_data=None,
             metrics=None, callbacks=(), seed=None, verbose: int = 1, resume_from=None,
-            sample_weight=None, class_weight=None, terminate_on_nan: bool = True):
+            sample_weight=None, class_weight=None, terminate_on_nan: bool = True, distributed=None):
         """Train with mini-batch gradient descent and return the ``History``.
 
         - ``X``: (samples, features) or (samples, ...) for layers that take more axes;
@@ -73,6 +73,11 @@ class Model(Sequential):
           ``xpnn.TrainingHealthWarning(kind="non_finite")`` names the epoch, batch and layer. Checked
           once per epoch (no step waits for it); it keeps a device copy of the weights and optimizer
           state. False trains on through NaN, as before.
+        - ``distributed``: True (or an ``xpnn.distributed`` Communicator or DataParallel) trains
+          data-parallel over the processes ``mpiexec`` started, every one running this same
+          call on the same data: ``batch_size`` is then the global batch, each process takes
+          its share of every batch, and the result is the single-process run's (README,
+          "Data-parallel training over MPI"). ImportError with the install line without mpi4py.
 
         Every argument and array is checked before the first step; a ValueError or TypeError
         names the one that is wrong. A final sigmoid or softmax fed to a loss on logits (or a
@@ -90,7 +95,7 @@ class Model(Sequential):
             shuffle=shuffle, validation_split=validation_split, validation_data=validation_data,
             metrics=metrics, callbacks=callbacks, seed=seed, verbose=verbose, resume_from=resume_from,
             sample_weight=sample_weight, class_weight=class_weight, terminate_on_nan=terminate_on_nan,
-            remember=self._remember,
+            remember=self._remember, distributed=distributed,
         )
         return self.history
 

@@ -26,6 +26,17 @@ def _standardize(xp, x, axis: int, eps: float):
     return centered * invstd, invstd, mean, var
 
 
+def _standardize_over(xp, x, axis, eps: float, total, n: int):
+    """``_standardize`` with the statistics of a batch spread over processes: ``total`` sums
+    an array over all of them, ``n`` is the values per feature in the whole batch. Two passes,
+    as on one process: the mean, then the mean of squared deviations from it."""
+    mean = total(xp.sum(x, axis=axis, keepdims=True)) / n
+    centered = x - mean
+    var = total(xp.sum(centered * centered, axis=axis, keepdims=True)) / n
+    invstd = 1.0 / xp.sqrt(var + eps)
+    return centered * invstd, invstd, mean, var
+
+
 def _standardize_backward(xp, dxhat, xhat, invstd, axis: int):
     """dL/dx through xhat = (x - mean(x)) * invstd(x), the statistics being x's own.
 
@@ -73,6 +84,14 @@ class BatchNorm(Layer):
         self.beta = Parameter(init.zeros(shape, dtype=dtype), name="beta") if affine else None
         self.running_mean = Buffer(init.zeros(shape, dtype=dtype), name="running_mean")
         self.running_var = Buffer(init.ones(shape, dtype=dtype), name="running_var")
+        self._batch_sum = None  # (sum over processes, rows of the global batch) while synchronised
+
+    def set_batch_sum(self, total, rows: int | None = None) -> None:
+        """Until told otherwise (``total=None``), this process holds a share of a global batch of
+        ``rows`` rows, and ``total(array)`` returns the sum of ``array`` over every process's
+        share: training then standardises with the global batch's statistics, so the processes
+        of a data-parallel job reproduce one process (``xpnn.distributed``, ``sync_batchnorm``)."""
+        self._batch_sum = None if total is None else (total, rows)
 
     def forward(self, x, training: bool = True):
         gamma, beta, momentum = self.gamma, self.beta, self.momentum
@@ -82,8 +101,14 @@ class BatchNorm(Layer):
         n = x.shape[0] if x.ndim == 2 else x.shape[0] * x.shape[2] * x.shape[3]
         # per-feature arrays broadcast over the feature axis: (C,) or (C, 1, 1)
         along = (-1,) if x.ndim == 2 else (-1, 1, 1)
+        synchronised = self._batch_sum if training else None
         if training:
-            xhat, invstd, mean, var = _standardize(xp, x, axes, self.eps)
+            if synchronised is None:
+                xhat, invstd, mean, var = _standardize(xp, x, axes, self.eps)
+            else:
+                total, rows = synchronised
+                n = rows * (n // x.shape[0])  # the global batch's values per feature
+                xhat, invstd, mean, var = _standardize_over(xp, x, axes, self.eps, total, n)
             # Replace the arrays, never update them in place: whoever holds the old ones (a
             # snapshot for a checkpoint, an earlier closure) keeps the values it was given.
             batch_mean = xp.reshape(mean, (-1,))
@@ -103,6 +128,10 @@ class BatchNorm(Layer):
             if beta is not None and beta.trainable:
                 beta.accumulate(xp.sum(dout, axis=axes))
             dxhat = dout if gamma is None else dout * xp.reshape(gamma.value, along)
+            if synchronised is not None:  # the means of the formula over the global batch
+                sums = total(xp.stack([xp.sum(dxhat, axis=axes), xp.sum(dxhat * xhat, axis=axes)]))
+                shaped = [xp.reshape(sums[row, ...], (1, -1) if x.ndim == 2 else (1, -1, 1, 1)) / n for row in (0, 1)]
+                return invstd * (dxhat - shaped[0] - xhat * shaped[1])
             if training:  # the batch statistics depend on x too
                 return _standardize_backward(xp, dxhat, xhat, invstd, axes)
             return dxhat * invstd  # running statistics are constants: a plain affine map
