@@ -7,7 +7,7 @@ sample_weight, validation, loop (a hand-written loop through DataParallel.train_
 fit), checkpoint (a path ModelCheckpoint writes every epoch), resume (resume_from that path),
 fail ({"rank", "epoch", "how": "raise" | "kill", "marker": a file it writes first}: that rank
 fails in the middle of that epoch), stop_on_root_at (an epoch after which a callback stops
-training on rank 0 only).
+training on rank 0 only), diverge (a learning rate that makes the loss overflow).
 """
 
 import json
@@ -68,6 +68,8 @@ def model_and_optimizer(config):
     # weight decay, clipping by the global norm (small enough to bite) and a schedule
     optimizer = xpnn.SGD(lr=xpnn.schedules.StepDecay(0.2, factor=0.5, every=2), momentum=0.9,
                          weight_decay=1e-3, clip_norm=0.5)
+    if config.get("diverge"):  # a learning rate that overflows float64 within a few epochs
+        optimizer = xpnn.SGD(lr=config["diverge"], momentum=0.9)
     return model, optimizer
 
 
