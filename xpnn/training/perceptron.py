@@ -128,7 +128,7 @@ class Perceptron:
         classes = xp.sort(xp.unique_values(labels))
         if classes.shape[0] != 2:
             raise ValueError(f"{where}: y must hold exactly two distinct labels (a binary problem), got "
-                             f"{classes.shape[0]}: {[float(c) for c in classes[:5]]}")
+                             f"{classes.shape[0]}: {[float(c) for c in classes[:min(5, classes.shape[0])]]}")
 
         # the rule with 0/1 targets t and predictions ŷ updates by lr·(t - ŷ) = ±lr on a
         # mistake: the ±1 sign of the target is all the rule needs
