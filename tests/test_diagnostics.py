@@ -610,3 +610,30 @@ def test_a_hook_on_the_model_itself_is_not_pickled():
     restored = pickle.loads(pickle.dumps(model))
     assert "_forward_hooks" not in vars(restored) and "_forward_hooks" in vars(model)
     handle.remove()
+
+
+class _Interrupt(xpnn.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        raise KeyboardInterrupt
+
+
+def test_a_fit_that_ends_by_an_exception_takes_the_monitors_hooks_off(tmp_path):
+    X, y = classes(n=32, features=3)
+    model = xpnn.Model(xpnn.Dense(3, 4, activation="relu"), xpnn.Dense(4, 2))
+    log = xpnn.CSVLogger(tmp_path / "log.csv")
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(X, y, loss="cross_entropy", optimizer="sgd", epochs=2, verbose=0,
+                  callbacks=[TrainingMonitor(verbose=0), log, _Interrupt()])
+    assert not any("_forward_hooks" in vars(layer) for layer in model.walk())
+    assert log._file is None  # the log file is closed too
+
+
+def test_a_monitor_fit_attached_is_free_for_another_model_afterwards():
+    X, y = classes(n=32, features=4)
+    monitor = TrainingMonitor(verbose=0)
+    for width in (8, 16):
+        model = xpnn.Model(xpnn.Dense(4, width, activation="relu"), xpnn.Dense(width, 2))
+        history = model.fit(X, y, loss="cross_entropy", optimizer="sgd", epochs=1, verbose=0,
+                            callbacks=[monitor])
+        assert history.diagnostics["layers"][0] == f"Dense 4->{width}, relu"
+        assert not any("_forward_hooks" in vars(layer) for layer in model.walk())

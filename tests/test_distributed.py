@@ -282,6 +282,21 @@ def test_fit_refuses_a_distributed_argument_it_does_not_know():
                   distributed="mpi", verbose=0)
 
 
+def test_a_bad_argument_is_refused_before_mpi_starts(monkeypatch):
+    import xpnn.distributed.data_parallel as data_parallel
+
+    started = []
+    monkeypatch.setattr(data_parallel, "DataParallel", lambda *a, **k: started.append(1))
+    model = xpnn.Model(xpnn.Dense(2, 2, dtype="float64"))
+    with pytest.raises(ValueError, match="epochs"):
+        model.fit(np.zeros((4, 2)), np.zeros(4, dtype=int), loss="cross_entropy", optimizer="sgd",
+                  epochs=-1, distributed=True, verbose=0)
+    with pytest.raises(ValueError, match="X"):
+        model.fit(np.zeros((4, 3)), np.zeros(4, dtype=int), loss="cross_entropy", optimizer="sgd",
+                  distributed=True, verbose=0)
+    assert not started  # no init(): no MPI, no GPU chosen, no abort hook installed
+
+
 def test_fit_refuses_batches_the_ranks_cannot_share_before_any_step():
     model = xpnn.Model(xpnn.Dense(2, 4, dtype="float64"), xpnn.BatchNorm(4, dtype="float64"), xpnn.Dense(4, 2, dtype="float64"))
     before = xpnn.to_numpy(model.parameters()[0].value).copy()

@@ -326,6 +326,13 @@ def _host_concat(pieces):
     return host_namespace().concat(pieces, axis=0)
 
 
+def check_distributed(distributed, where: str) -> None:
+    """TypeError unless ``distributed`` is one of what ``data_parallel`` takes; starts nothing."""
+    if not (distributed is None or isinstance(distributed, (bool, DataParallel, Communicator))):
+        raise TypeError(f"{where}: distributed must be True, False, an xpnn.distributed.Communicator or a "
+                        f"DataParallel, got {type(distributed).__name__}")
+
+
 def data_parallel(distributed, where: str) -> DataParallel | None:
     """``fit``'s ``distributed`` argument as a DataParallel: None/False none, True one over
     ``init()``, a Communicator one over it, a DataParallel itself."""

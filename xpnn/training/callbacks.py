@@ -45,6 +45,11 @@ class Callback:
     def on_epoch_end(self, epoch: int, logs=None): ...
     def on_train_end(self, logs=None): ...
 
+    def release(self) -> None:
+        """Let go of what ``on_train_begin`` took (forward hooks, open files). ``fit`` calls it
+        when training ends by an exception, where ``on_train_end`` does not run; a callback
+        whose ``on_train_end`` lets go calls it from there too. Must not raise."""
+
     def end_note(self) -> str | None:
         """A short clause for the progress output's final line saying what this callback did
         at the end of training (``"restored the weights of epoch 7 ..."``), or None."""
@@ -526,6 +531,9 @@ class CSVLogger(Callback):
     def on_train_end(self, logs=None):
         self._close()
 
+    def release(self) -> None:
+        self._close()
+
     def _close(self):
         if self._file is not None:
             self._file.close()
@@ -571,7 +579,8 @@ class TerminateOnNaN(Callback):
                 else:
                     restore_state(self.trainer.model, self._snapshot)
                 message = f"{prefix} and the weights from the start of that epoch restored"
-            warnings.warn(message, RuntimeWarning, stacklevel=2)
+            if getattr(self.trainer, "rank", 0) == 0:  # one process speaks for a distributed run
+                warnings.warn(message, RuntimeWarning, stacklevel=2)
             self.trainer.stop(message)
 
 
@@ -680,6 +689,9 @@ class ProgressBar(Callback):
 
     def _epoch_label(self, epoch: int) -> str:
         return f"Epoch {epoch + 1}/{self.trainer.epochs}"
+
+    def release(self) -> None:
+        self._close_bar()
 
     def _close_bar(self):
         if self._bar is not None:

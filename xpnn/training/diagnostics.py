@@ -255,6 +255,11 @@ class TrainingMonitor(Callback):
                 stats = monitor.end_epoch()               # one read; warns
         monitor.history                                   # as history.diagnostics
 
+    In data-parallel training (``fit(distributed=...)``) the gradient statistics are the
+    whole batch's (each process holds the summed gradient) but the activation statistics and
+    dead units are those of each process's own share of every batch, and only rank 0 warns; a
+    unit silent on rank 0's share may be alive on another's.
+
     Activation statistics and update ratios need the model's layers to run as items of a
     ``Sequential``/``Model`` (forward hooks see them there); for any other Layer they are NaN.
     Errors: TypeError for a model that is not a Layer, ValueError or TypeError (naming it) for
@@ -306,6 +311,7 @@ class TrainingMonitor(Callback):
         self._hooked = isinstance(model, Sequential)
         parameters = model.parameters()
         self._xp = namespace_of(value=parameters[0].value) if parameters else None
+        self._nans = {}  # dtype: a device NaN (a model's arrays share one backend)
         if self._hooked:
             positions = {}
             for index, layer in enumerate(self._layers):
@@ -399,7 +405,7 @@ class TrainingMonitor(Callback):
                     total = xp.vecdot(g, g) if total is None else total + xp.vecdot(g, g)
             if total is None:  # frozen: the statistic does not apply, NaN is no divergence
                 self._frozen.add(index)
-                total = xp.asarray(math.nan, dtype=params[0].value.dtype)
+                total = self._nan_for(xp, params[0].value.dtype)
             rows.append(total)
         if rows:
             self._grad_rows.append(xp.stack(rows))
@@ -422,6 +428,12 @@ class TrainingMonitor(Callback):
             # no forward hooks fire for a bare layer: the next step's update is measured from here
             self._prev = self._weights()
 
+    def _nan_for(self, xp, dtype):
+        """A NaN on the device, made once per dtype: not a host-to-device copy every step."""
+        if dtype not in self._nans:
+            self._nans[dtype] = xp.asarray(math.nan, dtype=dtype)
+        return self._nans[dtype]
+
     def _weights(self) -> list:
         return [copy_of(p.value) for _, params in self._with_parameters for p in params]
 
@@ -441,7 +453,8 @@ class TrainingMonitor(Callback):
             self.history[name].append(stats[name])
         found = self._judge(epoch, stats)
         self.problems.extend(found)
-        if self.verbose:
+        trainer = getattr(self, "trainer", None)
+        if self.verbose and getattr(trainer, "rank", 0) == 0:  # one process speaks for a distributed run
             for warning in found:
                 _warn(warning)
         self._reset_epoch()
@@ -587,8 +600,15 @@ class TrainingMonitor(Callback):
         self.end_epoch(epoch)
 
     def on_train_end(self, logs=None):
+        self.release()
+
+    def release(self) -> None:
+        """What ``fit`` calls when training ends, normally or by an exception: a monitor that
+        ``fit`` attached lets go of the model (hooks off, free for another model); one attached
+        by the user stays attached until its ``close``."""
         if self._attached_by_fit:
             self.close()
+            self.model, self._attached_by_fit = None, False
 
 
 # ---------------------------------------------------------------- fit's stop on NaN and inf

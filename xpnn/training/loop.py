@@ -210,7 +210,19 @@ class Trainer:
 
     # -- the loop
     def run(self, X, y, validation, weights=None) -> History:
-        """Train on checked arrays; ``validation`` is None or (X, y, weights or None)."""
+        """Train on checked arrays; ``validation`` is None or (X, y, weights or None). Training
+        that ends by an exception (a callback's, Ctrl-C) lets every callback ``release`` what
+        it took (the monitor's forward hooks, an open log file) before the exception goes on."""
+        try:
+            self._train(X, y, validation, weights)
+        except BaseException:
+            for callback in self.callbacks:
+                callback.release()
+            raise
+        self._call("on_train_end", {})
+        return self.history
+
+    def _train(self, X, y, validation, weights) -> None:
         params = self.model.parameters()
         xp = namespace_of(X=X)
         samples = X.shape[0]
@@ -279,8 +291,6 @@ class Trainer:
             self._call("on_epoch_end", epoch, logs)
             if strategy is not None:  # rank 0 decides, so that no process trains on alone
                 strategy.agree_on_stop(self)
-        self._call("on_train_end", {})
-        return self.history
 
     def _call(self, hook: str, *args) -> None:
         for callback in self.callbacks:
@@ -452,10 +462,9 @@ def fit(model, X, y, *, loss=None, optimizer=None, epochs: int = 1, batch_size: 
     passed, before the first step (``Model`` keeps them as its training configuration)."""
     where = "fit"
     terminate_on_nan = check_bool(terminate_on_nan, "terminate_on_nan", where)
-    strategy = None
     if distributed is not None and distributed is not False:  # mpi4py only when asked for
-        from ..distributed.data_parallel import data_parallel
-        strategy = data_parallel(distributed, where)
+        from ..distributed.data_parallel import check_distributed, data_parallel
+        check_distributed(distributed, where)  # its type now; MPI starts once everything is checked
     epochs = check_int(epochs, "epochs", where, minimum=0)
     batch_size = check_optional_int(batch_size, "batch_size", where, minimum=1)
     validation_split = check_number(validation_split, "validation_split", where, low=0, high=1, high_open=True)
@@ -537,7 +546,9 @@ def fit(model, X, y, *, loss=None, optimizer=None, epochs: int = 1, batch_size: 
             f"{where}: batch_size={batch_size} {batches}, and {type(layer).__name__} needs at least "
             f"{layer.min_training_batch} per batch to train; choose another batch_size"
         )
-    if strategy is not None:
+    strategy = None
+    if distributed is not None and distributed is not False:
+        strategy = data_parallel(distributed, where)  # init(): MPI, the GPU, the abort hook
         strategy.check(model, X.shape[0], step, where)
     if verbose and not any(isinstance(c, ProgressBar) for c in callbacks):
         callbacks.append(ProgressBar(per_epoch_lines=verbose == 2))
