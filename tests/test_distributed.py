@@ -126,10 +126,15 @@ def test_two_ranks_float32_match_one_process_to_rounding(tmp_path):
 
 @pytest.mark.once
 @needs_mpi
-def test_array_api_strict_takes_the_host_staged_path(tmp_path):
-    # its arrays have no buffer MPI can sum in place: copied to the host and back
+@pytest.mark.parametrize("backend", ["array_api_strict", "cupy"])
+def test_array_api_strict_takes_the_host_staged_path(tmp_path, backend):
+    # array_api_strict's arrays have no buffer MPI can sum in place: copied to the host and
+    # back; CuPy's too unless mpi4py reports a CUDA-aware MPI (two ranks then share one GPU
+    # when the machine has one)
+    if not xpnn.backend.available_backends()[backend][0]:
+        pytest.skip(f"{backend} unusable here: {xpnn.backend.available_backends()[backend][1].split(';')[0]}")
     config = {"dtype": "float64", "epochs": 1, "batch_size": 33, "loop": True, "bucket_size": 512}
-    done, _ = _launch(config, tmp_path, backend="array_api_strict")
+    done, _ = _launch(config, tmp_path, backend=backend)
     assert done.returncode == 0, done.stderr[-3000:]
     first, second = _ranks(tmp_path)
     _assert_same_run(first, _single(config), rtol=1e-12)
