@@ -375,3 +375,34 @@ def test_lr_setter_validates():
     with pytest.raises(TypeError, match="a positive number or a Schedule, got 'StepDecay'"):
         opt.lr = "StepDecay"
     assert opt.lr == 0.001
+
+
+@pytest.mark.parametrize("make", [
+    lambda: Adam(lr=schedules.StepDecay(0.1, factor=0.5, every=1)),
+    lambda: SGD(lr=0.1, momentum=0.9),
+], ids=["adam-schedule", "sgd-momentum"])
+def test_a_snapshot_puts_back_the_state_it_took_and_reuses_its_memory(xp, make):
+    def run(opt, p, steps):
+        for _ in range(steps):
+            p.grad = xp.asarray(host_normal(3, 2, seed=opt.iterations), dtype=xp.float64)
+            opt.step([p])
+            opt.on_epoch_end(opt.epoch, {})
+
+    p = Parameter(xp.asarray(host_normal(3, 2), dtype=xp.float64), "w")
+    opt = make()
+    run(opt, p, 2)
+    snap, weights = opt.snapshot(), xp.asarray(p.value, copy=True)
+    reference = opt.state_dict()
+    run(opt, p, 3)  # the snapshot must not follow the live state
+    again = opt.snapshot(reuse=snap)  # written into snap's arrays
+    assert all(a is b for s1, s2 in zip(snap["slots"], again["slots"]) for a, b in zip(s1.values(), s2.values()))
+    first = make()  # the same two steps again: what snap held before it was reused
+    run(first, Parameter(xp.asarray(host_normal(3, 2), dtype=xp.float64), "w"), 2)
+    opt.load_snapshot(first.snapshot() | {"params": [p]})
+    p.value = weights
+    state = opt.state_dict()
+    assert (state["iterations"], state["epoch"], state["schedule"]) == (
+        reference["iterations"], reference["epoch"], reference["schedule"])
+    for mine, theirs in zip(state["slots"], reference["slots"]):
+        for name in theirs:
+            np.testing.assert_array_equal(mine[name], theirs[name])

@@ -16,7 +16,7 @@ where NEW arrays are created (parameters, data moved in with ``asarray``).
 """
 
 from .arrays import (
-    DEFAULT_FLOAT, asarray, asarray_like, backend_name_of, copy_of, dtype_is, dtype_name,
+    DEFAULT_FLOAT, asarray, asarray_like, backend_name_of, copy_into, copy_of, dtype_is, dtype_name,
     host_namespace, is_array, namespace_of, resolve_dtype, to_numpy,
 )
 from .files import check_not_read_only, read_arrays, read_npz, same_file, write_arrays_atomically, write_atomically
@@ -30,7 +30,7 @@ from .selection import (
 )
 
 __all__ = [
-    "DEFAULT_FLOAT", "asarray", "asarray_like", "backend_name_of", "copy_of", "dtype_is",
+    "DEFAULT_FLOAT", "asarray", "asarray_like", "backend_name_of", "copy_into", "copy_of", "dtype_is",
     "dtype_name", "host_namespace", "is_array", "namespace_of", "resolve_dtype", "to_numpy",
     "check_not_read_only", "read_arrays", "read_npz", "same_file", "write_arrays_atomically", "write_atomically", "numpy_namespace", "Ops", "ops_for",
     "Portable", "portable", "unwrapped",

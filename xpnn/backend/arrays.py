@@ -133,6 +133,17 @@ def copy_of(x):
     return namespace_of(x=x).asarray(x, copy=True)
 
 
+def copy_into(target, x):
+    """A copy of ``x`` on its own backend, written into ``target`` when that is an array of the
+    same type, shape and dtype (returned), else new memory. For copies taken again and again
+    (once an epoch): memory reused costs no page faults, which on the CPU can take longer than
+    the copy itself."""
+    if target is not None and type(target) is type(x) and target.shape == x.shape and target.dtype == x.dtype:
+        target[...] = x
+        return target
+    return copy_of(x)
+
+
 def to_numpy(x) -> "numpy.ndarray":
     """Any backend's array (or array-like) as a NumPy array on the host; may share memory."""
     if isinstance(x, numpy.ndarray):

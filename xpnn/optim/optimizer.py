@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numbers
 
-from ..backend import asarray_like, host_namespace, is_array, namespace_of, ops_for, portable, to_numpy, unwrapped
+from ..backend import asarray_like, copy_into, host_namespace, is_array, namespace_of, ops_for, portable, to_numpy, unwrapped
 from ..nn.parameter import Parameter
 from ..utils.registry import Registry, class_key
 from ..utils.validation import check_float_array, check_index, check_number, check_optional_number, check_same_dtype
@@ -262,6 +262,31 @@ class Optimizer:
             "slots": slots,
             "param_steps": [self._steps.get(id(p), 0) for p in self._params],
         }
+
+    def snapshot(self, reuse=None) -> dict:
+        """``state_dict()`` with DEVICE copies of the per-parameter arrays, and the parameters
+        they belong to: what ``load_snapshot`` puts back, with no transfer to the host (fit's
+        guard against NaN takes one each epoch). ``reuse``: an earlier snapshot whose arrays are
+        overwritten where shapes and dtypes match."""
+        old = [array for slot in reuse["slots"] for array in slot.values()] if reuse is not None else []
+        by_id, slots, position = self._all_slots(), [], 0
+        for p in self._params:
+            slot = {}
+            for name, array in by_id.get(id(p), {}).items():
+                slot[name] = copy_into(old[position] if position < len(old) else None, array)
+                position += 1
+            slots.append(slot)
+        return {
+            "class": class_key(type(self)), "iterations": self.iterations, "epoch": self.epoch,
+            "schedule": self._lr.state_dict() if isinstance(self._lr, Schedule) else None,
+            "slots": slots, "param_steps": [self._steps.get(id(p), 0) for p in self._params],
+            "params": list(self._params),
+        }
+
+    def load_snapshot(self, snapshot: dict) -> None:
+        """Put back what ``snapshot()`` took (through ``load_state_dict``'s checks)."""
+        self.load_state_dict({key: value for key, value in snapshot.items() if key != "params"},
+                             snapshot["params"])
 
     def load_state_dict(self, state: dict, params) -> None:
         """Restore ``state_dict()`` output for ``params`` (the same parameters, in the same
