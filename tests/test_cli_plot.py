@@ -65,3 +65,14 @@ def test_without_matplotlib_plot_gives_the_install_line_before_training(capsys, 
     monkeypatch.delattr(xpnn, "plot", raising=False)
     err = refused(capsys, "train", "--data", small_csv, "--target", "label", "--plot", "h.png")
     assert err == 'xpnn: error: --plot needs matplotlib, which is not installed: pip install "xpnn[plot]"'
+
+
+def test_an_empty_or_non_png_plot_path_is_refused_before_training(tmp_path, capsys, small_csv):
+    pytest.importorskip("matplotlib")
+    err = refused(capsys, "train", "--data", small_csv, "--target", "label", "--plot", "",
+                  "--save", str(tmp_path / "m.xpnn"))
+    assert err == "xpnn: error: --plot: path must name a file such as 'plot.png', got ''"
+    err = refused(capsys, "train", "--data", small_csv, "--target", "label", "--plot", str(tmp_path / "h.txt"),
+                  "--save", str(tmp_path / "m.xpnn"))
+    assert "--plot: path must end in .png" in err
+    assert not (tmp_path / "m.xpnn").exists()

@@ -1,6 +1,7 @@
 """Training-health diagnostics: layer descriptions, activations capture, the TrainingMonitor
 and its warnings, fit's stop on non-finite values (issue 14)."""
 
+import math
 import warnings
 
 import numpy as np
@@ -637,3 +638,21 @@ def test_a_monitor_fit_attached_is_free_for_another_model_afterwards():
                             callbacks=[monitor])
         assert history.diagnostics["layers"][0] == f"Dense 4->{width}, relu"
         assert not any("_forward_hooks" in vars(layer) for layer in model.walk())
+
+
+def test_a_diverging_run_is_not_diagnosed_as_vanishing_gradients():
+    # the new-user trial: finite over an infinite output-layer norm gave "gradient norm is 0 of
+    # the output layer's: vanishing gradients; use ReLU" on a ReLU layer
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(128, 4))
+    y = (X @ np.array([1.0, 2.0, 3.0, 4.0]))[:, None]
+    xpnn.set_seed(0)
+    model = xpnn.Model(xpnn.Dense(4, 16, activation="relu"), xpnn.Dense(16, 1))
+    monitor = TrainingMonitor(verbose=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(X, y, loss="mse", optimizer=xpnn.SGD(lr=1e3), epochs=5, batch_size=32, verbose=0,
+                  callbacks=[monitor])
+    assert monitor.history["grad_norm"][0][1] == math.inf  # the output layer's
+    kinds = {warning.kind for warning in monitor.problems}
+    assert "vanishing_gradient" not in kinds and "exploding_gradient" in kinds

@@ -440,6 +440,14 @@ def test_other_bad_paths_are_named(tmp_path):
         plot.activations("relu", path=tmp_path)
     with pytest.raises(TypeError, match="path must be a file path"):
         plot.activations("relu", path=3)
+    for name in ("", "  "):
+        with pytest.raises(ValueError, match="path must name a file such as 'plot.png'"):
+            plot.activations("relu", path=name)
+    for name in ("figure.jpg", "figure.txt", "figure"):  # PNG data under another name misleads
+        with pytest.raises(ValueError, match=r"path must end in \.png"):
+            plot.activations("relu", path=tmp_path / name)
+        assert not (tmp_path / name).exists()
+    plot.activations("relu", path=tmp_path / "upper.PNG")
     locked = tmp_path / "locked.png"
     locked.write_bytes(b"keep me")
     locked.chmod(0o444)

@@ -23,15 +23,21 @@ DPI = 100
 
 def check_path(path, where: str):
     """``path`` as given, or a named error before anything is drawn: TypeError unless it is a
-    str or os.PathLike (or None: nothing saved), IsADirectoryError for a folder,
+    str or os.PathLike (or None: nothing saved), ValueError for an empty name or one that does
+    not end in .png, IsADirectoryError for a folder,
     FileNotFoundError for a file in a missing folder (the wording of ``write_atomically``),
     PermissionError for a read-only file."""
     if path is None:
         return None
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"{where}: path must be a file path (str or os.PathLike) or None, got {type(path).__name__}")
+    text = os.fspath(path)
+    if isinstance(text, bytes) or not text.strip():
+        raise ValueError(f"{where}: path must name a file such as 'plot.png', got {text!r}")
     if os.path.isdir(path):
         raise IsADirectoryError(f"{where}: path {os.fspath(path)!r} is a folder; give a file name such as 'plot.png'")
+    if os.path.splitext(text)[1].lower() != ".png":  # written as a PNG: a .jpg holding PNG data misleads
+        raise ValueError(f"{where}: path must end in .png (figures are saved as PNG), got {text!r}")
     folder = os.path.dirname(os.path.abspath(path)) or "."
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"cannot write {os.fspath(path)!r}: folder {folder!r} does not exist")

@@ -552,10 +552,13 @@ class TrainingMonitor(Callback):
                 report("saturation", index, f"{share:.0%} of its {self._kinds[index]} outputs are saturated "
                        f"(derivative below {self.saturation_threshold:g} of its maximum): saturation; standardise "
                        "the inputs, use Xavier initialisation, or ReLU in hidden layers", saturated_fraction=share)
+        output_norm = stats["grad_norm"][self._output] if self._output is not None else math.nan
         for index, _ in self._with_parameters:
             ratio = stats["grad_ratio"][index]
             if any(dead >= index for dead in dead_at):
                 continue  # below dead units every gradient is small: the remedy is theirs
+            if not math.isfinite(output_norm) and ratio < self.vanishing_ratio:
+                continue  # finite over infinite: a diverging run, not a vanishing gradient
             if ratio < self.vanishing_ratio:
                 report("vanishing_gradient", index, f"gradient norm is {ratio:.1g} of the output layer's: "
                        "vanishing gradients; use ReLU with He initialisation, or add BatchNorm", grad_ratio=ratio)
