@@ -649,6 +649,7 @@ class NonFiniteGuard:
         self.replay = replay
         self.failed_epoch = self.message = None
         self.finding = None  # after a failure: (epoch, batch, stage, LayerRef)
+        self.replayed_losses = []  # after a failure: the batch losses of the replayed steps
         self._snapshot = None
 
     def _take(self, reuse=None):
@@ -704,6 +705,9 @@ class NonFiniteGuard:
                 "backward": f"the gradients of {layer} were NaN or infinite in the backward pass",
                 "update": f"the optimizer's update made the weights of {layer} NaN or infinite",
             }[stage] + "; the weights from before that step are restored"
+            if self.replayed_losses:  # finite is not healthy: say how far the run had gone
+                what += (f" (the epoch's batch losses before it went from {self.replayed_losses[0]:.4g} to "
+                         f"{self.replayed_losses[-1]:.4g}: finite weights are not always sound ones)")
         self.finding = (epoch, batch, None if found is None else found[1], layer)
         step = f"epoch {epoch + 1}" + ("" if batch is None else f", batch {batch + 1}")
         self.message = message = f"non-finite values at {step}: {what}; {_REMEDY}"
@@ -718,6 +722,7 @@ class NonFiniteGuard:
         layers, params = top_level_layers(model), model.parameters()
         X, y, weights = batches
         self._put_back(self._snapshot)
+        self.replayed_losses = []
         with warnings.catch_warnings():  # the overflows the epoch already reported, once more
             warnings.simplefilter("ignore", RuntimeWarning)
             return self._replay_steps(layers, loss, optimizer, params, X, y, weights, bounds)
@@ -727,7 +732,7 @@ class NonFiniteGuard:
             before = self._take()
             xb, yb = X[start:stop, ...], y[start:stop, ...]
             wb = None if weights is None else weights[start:stop]
-            found = _checked_step(layers, loss, optimizer, params, xb, yb, wb)
+            found = _checked_step(layers, loss, optimizer, params, xb, yb, wb, self.replayed_losses)
             if found is not None:
                 self._put_back(before)
                 stage, index = found
@@ -737,7 +742,7 @@ class NonFiniteGuard:
         return None
 
 
-def _checked_step(layers, loss, optimizer, params, xb, yb, wb):
+def _checked_step(layers, loss, optimizer, params, xb, yb, wb, losses):
     """``train_step`` taken layer by layer, each result read back: ``(stage, layer index)``
     of the first non-finite value (index None for the loss), or None. The same operations
     in the same order as ``forward_backward`` and ``optimizer.step``, so the same numbers."""
@@ -750,6 +755,7 @@ def _checked_step(layers, loss, optimizer, params, xb, yb, wb):
     value, loss_backward = loss.forward(x, yb) if wb is None else loss.forward(x, yb, sample_weight=wb)
     if not _all_finite([value]):
         return "loss", None
+    losses.append(float(value))  # the replay may read: it runs only after a failure
     for parameter in params:
         parameter.zero_grad()
     dout = loss_backward()
