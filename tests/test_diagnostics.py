@@ -203,6 +203,12 @@ def test_warnings_are_raised_once_per_kind_and_layer_and_epoch_and_not_with_verb
         model().fit(X, y, loss="cross_entropy", optimizer="sgd", epochs=3, callbacks=[TrainingMonitor()],
                     verbose=0)
     health = [w.message for w in caught if isinstance(w.message, xpnn.TrainingHealthWarning)]
+    assert [(w.kind, w.layer.index, w.epoch) for w in health] == [("saturation", 0, 0)]  # said once a run
+    assert str(health[0]).endswith("(said once a run; monitor.problems has every epoch's)")
+    with pytest.warns(xpnn.TrainingHealthWarning) as caught:
+        model().fit(X, y, loss="cross_entropy", optimizer="sgd", epochs=3, verbose=0,
+                    callbacks=[TrainingMonitor(repeat=True)])
+    health = [w.message for w in caught if isinstance(w.message, xpnn.TrainingHealthWarning)]
     assert [(w.kind, w.layer.index, w.epoch) for w in health] == [("saturation", 0, e) for e in range(3)]
     assert issubclass(xpnn.TrainingHealthWarning, UserWarning)
     with warnings.catch_warnings():

@@ -27,7 +27,7 @@ from typing import NamedTuple
 from ..backend import copy_into, copy_of, namespace_of, to_numpy
 from ..nn.layer import Layer, backward_for_parameters
 from ..nn.layers.sequential import Sequential
-from ..utils.validation import check_int, check_number
+from ..utils.validation import check_bool, check_int, check_number
 from . import data
 from .callbacks import Callback, restore_state, snapshot_state
 
@@ -224,9 +224,10 @@ class TrainingMonitor(Callback):
     layer) is NaN. Nothing is read back inside a step: each step adds a few reductions to
     the device's queue, and ``end_epoch`` reads everything in one transfer.
 
-    Warnings (``TrainingHealthWarning``; at most one of each kind per layer per epoch; none
-    with ``verbose=0``, which still records everything and keeps the would-be warnings in
-    ``problems``):
+    Warnings (``TrainingHealthWarning``; at most one of each kind per layer per epoch, and
+    by default only the first epoch's of each kind and layer in a run: ``repeat=True`` warns
+    again every epoch the problem persists; none with ``verbose=0``; ``problems`` keeps every
+    epoch's, warned or not):
 
     - "vanishing_gradient": ``grad_ratio < vanishing_ratio`` (default 1e-3);
     - "exploding_gradient": ``grad_ratio > exploding_ratio`` (default 1e3), or a gradient norm
@@ -268,7 +269,8 @@ class TrainingMonitor(Callback):
 
     def __init__(self, model=None, *, vanishing_ratio: float = 1e-3, exploding_ratio: float = 1e3,
                  exploding_norm: float = 1e3, dead_fraction: float = 0.5, saturation_fraction: float = 0.5,
-                 saturation_threshold: float = 0.01, every: int = 10, verbose: int = 1):
+                 saturation_threshold: float = 0.01, every: int = 10, verbose: int = 1,
+                 repeat: bool = False):
         super().__init__()
         where = "TrainingMonitor"
         self.vanishing_ratio = check_number(vanishing_ratio, "vanishing_ratio", where, low=0, high=1,
@@ -284,6 +286,8 @@ class TrainingMonitor(Callback):
         if verbose not in (0, 1) or isinstance(verbose, float):
             raise ValueError(f"{where}: verbose must be 0 (record only) or 1 (warn too), got {verbose!r:.40}")
         self.verbose = int(verbose)
+        self.repeat = check_bool(repeat, "repeat", where)
+        self._warned = set()  # (kind, layer index) already warned about, without repeat
         self.model = None
         self.history: dict = {}
         self.problems: list[TrainingHealthWarning] = []
@@ -318,6 +322,7 @@ class TrainingMonitor(Callback):
                 self._handles.append(layer.register_forward_hook(self._hook_for(indices)))
         self.history = self._new_record()
         self._prev = None
+        self._warned = set()
         self._attached = True
         self._reset_epoch()
         return self
@@ -454,6 +459,14 @@ class TrainingMonitor(Callback):
         trainer = getattr(self, "trainer", None)
         if self.verbose and getattr(trainer, "rank", 0) == 0:  # one process speaks for a distributed run
             for warning in found:
+                if not self.repeat:  # a deep sigmoid net would say the same for every layer, every epoch
+                    key = (warning.kind, warning.layer.index)
+                    if key in self._warned:
+                        continue
+                    self._warned.add(key)
+                    warning = TrainingHealthWarning(
+                        f"{warning.args[0]} (said once a run; monitor.problems has every epoch's)", kind=warning.kind,
+                        layer=warning.layer, epoch=warning.epoch, batch=warning.batch, statistics=warning.statistics)
                 _warn(warning)
         self._reset_epoch()
         return stats
@@ -573,6 +586,7 @@ class TrainingMonitor(Callback):
 
     # -- as a fit callback
     def on_train_begin(self, logs=None):
+        self._warned = set()  # each run says each problem once
         model = self.trainer.model
         if self.model is not None and self.model is not model:
             raise ValueError("TrainingMonitor: it is attached to another model than the one fit trains")
