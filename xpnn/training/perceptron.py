@@ -166,8 +166,9 @@ class Perceptron:
         self.converged_ = mistakes_per_epoch[-1] == 0
         if not self.converged_:
             warnings.warn(
-                f"Perceptron: {mistakes_per_epoch[-1]} of {n} samples still misclassified after "
-                f"max_iter={max_iter} epochs; the classes are not linearly separable (as XOR's are), "
+                f"Perceptron: the last of max_iter={max_iter} epochs still made {mistakes_per_epoch[-1]} "
+                f"mistakes in its pass over the {n} samples (each corrected as it came, so the final "
+                "weights may get more or fewer right); the classes are not linearly separable (as XOR's are), "
                 "or need more epochs: a network with a hidden layer can separate them",
                 ConvergenceWarning, stacklevel=2)
         return self
