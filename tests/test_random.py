@@ -104,3 +104,10 @@ def test_a_network_with_dropout_agrees_across_backends():
     x = host_normal(16, 5)
     check_backends(lambda: xpnn.Sequential(xpnn.Dense(5, 12, activation="relu"), xpnn.Dropout(0.4, seed=3),
                                            xpnn.Dense(12, 3)), x)
+
+
+def test_a_negative_word_in_a_saved_generator_state_is_refused_on_every_numpy():
+    # NumPy 2 refuses it itself; NumPy 1.26 (the oldest set) wrapped it without a word
+    state = {"bit_generator": "PCG64", "state": {"state": -1, "inc": 1}, "has_uint32": 0, "uinteger": 0}
+    with pytest.raises(ValueError, match="unsigned integers, got -1"):
+        xpnn.backend.DeviceRandom(0).load_state_dict({"seed": 0, "host_state": state})

@@ -16,25 +16,25 @@ where NEW arrays are created (parameters, data moved in with ``asarray``).
 """
 
 from .arrays import (
-    DEFAULT_FLOAT, asarray, asarray_like, backend_name_of, copy_into, copy_of, dtype_is, dtype_name,
+    DEFAULT_FLOAT, asarray, asarray_like, backend_name_of, copy_into, copy_of, device_of, dtype_is, dtype_name,
     host_namespace, is_array, namespace_of, resolve_dtype, to_numpy,
 )
 from .files import check_not_read_only, read_arrays, read_npz, same_file, write_arrays_atomically, write_atomically
 from .numpy_wrapper import numpy_namespace
 from .ops import Ops, ops_for
 from .pickling import Portable, portable, unwrapped
-from .random import DeviceRandom, rng, seeded, set_seed
+from .random import DeviceRandom, check_generator_state, rng, seeded, set_seed
 from .selection import (
     BACKEND_NAMES, ENV_VAR, INSTALL_HINTS, Backend, BackendError, active, available_backends, available_memory, describe,
     name, namespace, use_backend,
 )
 
 __all__ = [
-    "DEFAULT_FLOAT", "asarray", "asarray_like", "backend_name_of", "copy_into", "copy_of", "dtype_is",
+    "DEFAULT_FLOAT", "asarray", "asarray_like", "backend_name_of", "copy_into", "copy_of", "device_of", "dtype_is",
     "dtype_name", "host_namespace", "is_array", "namespace_of", "resolve_dtype", "to_numpy",
     "check_not_read_only", "read_arrays", "read_npz", "same_file", "write_arrays_atomically", "write_atomically", "numpy_namespace", "Ops", "ops_for",
     "Portable", "portable", "unwrapped",
-    "DeviceRandom", "rng", "seeded", "set_seed", "BACKEND_NAMES", "ENV_VAR", "INSTALL_HINTS",
+    "DeviceRandom", "check_generator_state", "rng", "seeded", "set_seed", "BACKEND_NAMES", "ENV_VAR", "INSTALL_HINTS",
     "Backend", "BackendError", "active", "available_backends", "available_memory", "describe", "name", "namespace",
     "use_backend",
 ]

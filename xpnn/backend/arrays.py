@@ -128,6 +128,12 @@ def is_array(x) -> bool:
     return _native_namespace_or_none(x) is not None
 
 
+def device_of(x):
+    """The device ``x`` lives on, for ``device=`` arguments: array-api-compat's ``device``,
+    since NumPy arrays before 2.0 have no ``.device`` attribute."""
+    return array_api_compat.device(x)
+
+
 def copy_of(x):
     """A copy of ``x`` on its own backend (device stays device)."""
     return namespace_of(x=x).asarray(x, copy=True)

@@ -27,6 +27,7 @@ import threading
 
 import numpy
 
+from .arrays import device_of
 from .numpy_wrapper import numpy_namespace
 from .selection import namespace
 
@@ -202,7 +203,7 @@ class Ops:
         n, c, height, width = shape
         out_h, out_w = _out_size(height, kh, sh, dh), _out_size(width, kw, sw, dw)
         blocks = xp.reshape(cols, (c, kh, kw, n, out_h, out_w))
-        total = xp.zeros((c, n, height, width), dtype=cols.dtype, device=cols.device)
+        total = xp.zeros((c, n, height, width), dtype=cols.dtype, device=device_of(cols))
         for i in range(kh):
             for j in range(kw):
                 total[:, :, _window(i, dh, sh, out_h), _window(j, dw, sw, out_w)] += blocks[:, i, j, ...]

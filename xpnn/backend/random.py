@@ -153,5 +153,17 @@ class DeviceRandom:
             counter = 0
             legacy = numpy.random.default_rng(seed)
             if state["host_state"] is not None:
+                check_generator_state(state["host_state"])
                 legacy.bit_generator.state = state["host_state"]
         self.seed, self.counter, self._legacy = seed, counter, legacy
+
+
+def check_generator_state(state) -> None:
+    """ValueError for a negative int anywhere in a NumPy generator's saved state (its counters
+    and words are unsigned): NumPy 2 refuses one itself, NumPy 1.26 silently wraps it. The
+    rest is left to NumPy's own setter."""
+    if isinstance(state, dict):
+        for value in state.values():
+            check_generator_state(value)
+    elif isinstance(state, int) and not isinstance(state, bool) and state < 0:
+        raise ValueError(f"a generator's state holds unsigned integers, got {state}")

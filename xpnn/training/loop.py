@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import warnings
 
-from ..backend import asarray_like, dtype_is, namespace_of, rng, to_numpy
+from ..backend import asarray_like, check_generator_state, dtype_is, namespace_of, rng, to_numpy
 from ..nn import losses
 from ..nn.activations import Activation
 from ..nn.layer import layer_config
@@ -127,7 +127,8 @@ class Trainer:
                 raise corrupted(f"layer_random[{index}]", error) from None
         staged["streams"] = list(zip(streams, saved_streams))
         try:
-            rng(0).bit_generator.state = content["shuffle_rng"]  # a throwaway generator checks it
+            check_generator_state(content["shuffle_rng"])  # NumPy 1.26 takes -1 into PCG64's state
+            rng(0).bit_generator.state = content["shuffle_rng"]  # a throwaway generator checks the rest
         except (ValueError, TypeError, KeyError, OverflowError, AttributeError) as error:
             raise corrupted("shuffle_rng", error) from None
         staged["shuffle_rng"] = content["shuffle_rng"]

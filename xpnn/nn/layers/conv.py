@@ -14,7 +14,7 @@ NumPy ``im2col`` (``sliding_window_view``).
 
 from __future__ import annotations
 
-from ...backend import dtype_name, namespace_of, ops_for
+from ...backend import device_of, dtype_name, namespace_of, ops_for
 from ...utils.validation import (
     check_bool, check_float_array, check_float_dtype, check_images, check_int, check_output_shape, check_pair,
     check_parameter_memory, check_same_dtype,
@@ -44,7 +44,7 @@ def pad2d(xp, x, pads: tuple, value: float):
         return x
     n, c, height, width = x.shape
     padded = xp.full((n, c, height + top + bottom, width + left + right), value, dtype=x.dtype,
-                     device=x.device)
+                     device=device_of(x))
     padded[:, :, top:top + height, left:left + width] = x
     return padded
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 
-from ...backend import namespace_of
+from ...backend import device_of, namespace_of
 from ...utils.validation import check_float_array, check_images, check_output_shape, check_pair
 from ..layer import Layer
 from .conv import check_fits, out_size, pad2d, tap_slice, unpad2d
@@ -53,7 +53,7 @@ class _Pool2D(Layer):
         padded_shape, overlapping = tuple(padded.shape), sh < kh or sw < kw
 
         def scatter(parts, dout):
-            dx = xp.zeros(padded_shape, dtype=dout.dtype, device=dout.device)
+            dx = xp.zeros(padded_shape, dtype=dout.dtype, device=device_of(dout))
             for (rows, columns), part in zip(taps, parts):
                 if overlapping:  # a pixel in several windows gets the sum
                     dx[:, :, rows, columns] += part
@@ -98,10 +98,10 @@ class MaxPool2D(_Pool2D):
         # the maximum and the index of the first tap holding it, tap by tap: a strict ">"
         # keeps the earlier tap on ties
         out = padded[:, :, taps[0][0], taps[0][1]]
-        winner = xp.zeros(out.shape, dtype=xp.int32, device=out.device)
+        winner = xp.zeros(out.shape, dtype=xp.int32, device=device_of(out))
         for t, (rows, columns) in enumerate(taps[1:], start=1):
             value = padded[:, :, rows, columns]
-            winner = xp.where(value > out, xp.asarray(t, dtype=xp.int32, device=out.device), winner)
+            winner = xp.where(value > out, xp.asarray(t, dtype=xp.int32, device=device_of(out)), winner)
             out = xp.maximum(out, value)
         del padded
 
@@ -152,7 +152,7 @@ class GlobalAvgPool2D(Layer):
         def backward(dout):
             check_output_shape(dout, out, "GlobalAvgPool2D.backward")
             share = xp.reshape(dout / (height * width), (n, c, 1, 1))
-            return xp.zeros((n, c, height, width), dtype=dout.dtype, device=dout.device) + share
+            return xp.zeros((n, c, height, width), dtype=dout.dtype, device=device_of(dout)) + share
 
         return out, backward
 
