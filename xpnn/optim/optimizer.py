@@ -247,15 +247,23 @@ class Optimizer:
     def state_dict(self) -> dict:
         """Counters, config and host copies of every per-parameter array, slots listed in the
         order parameters were first passed to ``step`` ({} for ones never updated)."""
-        host, by_id = host_namespace(), self._all_slots()
-        slots = [
-            {name: host.asarray(to_numpy(array), copy=True)  # a snapshot, not a live view
-             for name, array in by_id.get(id(p), {}).items()}
-            for p in self._params
-        ]
+        host = host_namespace()
+        state = self._state(lambda old, array: host.asarray(to_numpy(array), copy=True))  # not a live view
+        return {"class": state.pop("class"), "config": self.get_config(), **state}
+
+    def _state(self, copy, reuse=None) -> dict:
+        """Counters and every per-parameter array through ``copy(old, array)``, ``old`` being
+        the array at the same place in ``reuse`` (an earlier state) or None."""
+        old = [array for slot in reuse["slots"] for array in slot.values()] if reuse is not None else []
+        by_id, slots, position = self._all_slots(), [], 0
+        for p in self._params:
+            slot = {}
+            for name, array in by_id.get(id(p), {}).items():
+                slot[name] = copy(old[position] if position < len(old) else None, array)
+                position += 1
+            slots.append(slot)
         return {
             "class": class_key(type(self)),
-            "config": self.get_config(),
             "iterations": self.iterations,
             "epoch": self.epoch,
             "schedule": self._lr.state_dict() if isinstance(self._lr, Schedule) else None,
@@ -268,20 +276,7 @@ class Optimizer:
         they belong to: what ``load_snapshot`` puts back, with no transfer to the host (fit's
         guard against NaN takes one each epoch). ``reuse``: an earlier snapshot whose arrays are
         overwritten where shapes and dtypes match."""
-        old = [array for slot in reuse["slots"] for array in slot.values()] if reuse is not None else []
-        by_id, slots, position = self._all_slots(), [], 0
-        for p in self._params:
-            slot = {}
-            for name, array in by_id.get(id(p), {}).items():
-                slot[name] = copy_into(old[position] if position < len(old) else None, array)
-                position += 1
-            slots.append(slot)
-        return {
-            "class": class_key(type(self)), "iterations": self.iterations, "epoch": self.epoch,
-            "schedule": self._lr.state_dict() if isinstance(self._lr, Schedule) else None,
-            "slots": slots, "param_steps": [self._steps.get(id(p), 0) for p in self._params],
-            "params": list(self._params),
-        }
+        return {**self._state(copy_into, reuse), "params": list(self._params)}
 
     def load_snapshot(self, snapshot: dict) -> None:
         """Put back what ``snapshot()`` took (through ``load_state_dict``'s checks)."""

@@ -561,23 +561,16 @@ class TerminateOnNaN(Callback):
 
     order = -10
 
-    def on_epoch_begin(self, epoch, logs=None):
-        if getattr(self.trainer, "guard", None) is None:  # fit always gives this callback a guard
-            self._snapshot = snapshot_state(self.trainer.model)
-
     def on_epoch_end(self, epoch, logs=None):
         bad = {key: value for key, value in logs.items() if key.endswith("loss") and not math.isfinite(value)}
         if bad:
-            guard = getattr(self.trainer, "guard", None)
+            guard = self.trainer.guard  # fit gives every run with this callback one, which keeps the epoch's start
             prefix = (f"TerminateOnNaN: {', '.join(f'{k}={v}' for k, v in bad.items())} in epoch {epoch + 1}; "
                       "training stopped")
-            if guard is not None and guard.failed_epoch == epoch:  # it restored the last finite weights
+            if guard.failed_epoch == epoch:  # it restored the last finite weights
                 message = f"{prefix}: {guard.message}"
             else:
-                if guard is not None:
-                    guard.restore_epoch_start()
-                else:
-                    restore_state(self.trainer.model, self._snapshot)
+                guard.restore_epoch_start()
                 message = f"{prefix} and the weights from the start of that epoch restored"
             if getattr(self.trainer, "rank", 0) == 0:  # one process speaks for a distributed run
                 warnings.warn(message, RuntimeWarning, stacklevel=2)
