@@ -202,7 +202,7 @@ class DataParallel:
             p.grad = xp.reshape(flat, tuple(p.grad.shape))
 
     def _random_streams(self, model) -> list:
-        return self._cached("streams", model, lambda: [s for layer in model.walk() for s in layer.random_streams()])
+        return self._cached("streams", model, model.all_random_streams)
 
     # -- the same state everywhere
     def broadcast_model(self, model, optimizer=None) -> None:

@@ -129,6 +129,11 @@ class Layer:
         the same masks."""
         return []
 
+    def all_random_streams(self) -> list:
+        """The random streams of this layer and every layer inside it, depth first: what a
+        checkpoint saves, and what must be put back or shared to draw the same masks again."""
+        return [stream for layer in self.walk() for stream in layer.random_streams()]
+
     def named_parameters(self) -> list[tuple[str, Parameter]]:
         return [(name, p) for name, p in self.named_state() if isinstance(p, Parameter)]
 

@@ -106,7 +106,7 @@ def activations(model, X, *, training: bool = False) -> list:
         raise TypeError(f"{where}: training must be True or False, got {type(training).__name__}")
     X = data.features(X, "X", where, data.model_dtype(model), data.input_width(model))
     data.probe_output(model, X, where)
-    streams = [stream for layer in model.walk() for stream in layer.random_streams()]
+    streams = model.all_random_streams()
     saved_streams = [stream.state_dict() for stream in streams]
     saved_state = [(held, held.value) for _, held in model.named_state()]
     outputs = []

@@ -64,7 +64,7 @@ class Trainer:
 
     # -- checkpoints
     def _random_streams(self) -> list:
-        return [stream for layer in self.model.walk() for stream in layer.random_streams()]
+        return self.model.all_random_streams()
 
     def checkpoint_content(self) -> dict:
         return {
